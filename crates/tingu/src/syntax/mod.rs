@@ -1,0 +1,7 @@
+//! Syntax: tokens, the tree, the parser and the printer.
+
+pub mod ast;
+pub mod lexer;
+pub mod parser;
+
+pub use parser::parse;
