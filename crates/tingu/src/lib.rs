@@ -12,9 +12,11 @@
 
 pub mod check;
 pub mod diagnostic;
+pub mod graph;
 pub mod ir;
 pub mod library;
 pub mod span;
+pub mod synth;
 pub mod syntax;
 
 pub use check::{Checked, check};

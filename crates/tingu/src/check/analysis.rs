@@ -19,9 +19,12 @@ pub(crate) fn run(cx: &mut Context<'_>, protos: &mut Protocols<'_>) {
         }
         if p.ast.states.is_none() {
             cx.diags.push(
-                Diagnostic::warning(p.ast.name.span, format!("protocol `{}` has no states", p.ir.name))
-                    .label("every message is legal at any time")
-                    .help("add a `states:` section to say in which order messages are legal"),
+                Diagnostic::warning(
+                    p.ast.name.span,
+                    format!("protocol `{}` has no states", p.ir.name),
+                )
+                .label("every message is legal at any time")
+                .help("add a `states:` section to say in which order messages are legal"),
             );
         } else if p.ir.initial_leaf.is_some() {
             structure(cx, p);
@@ -46,7 +49,9 @@ fn by_state(p: &ir::Protocol) -> Vec<Vec<usize>> {
 
 fn structure(cx: &mut Context<'_>, data: &ProtoData<'_>) {
     let p = &data.ir;
-    let Some(initial) = p.initial_leaf else { return };
+    let Some(initial) = p.initial_leaf else {
+        return;
+    };
     let declared = by_state(p);
     let nl = p.leaves.len();
     // Leaf graph: successors of each leaf, and how many transitions apply.
@@ -90,7 +95,11 @@ fn structure(cx: &mut Context<'_>, data: &ProtoData<'_>) {
             }
         }
     }
-    let targeted = |s: StateId| p.transitions.iter().any(|t| t.target.is_some_and(|x| p.is_within(x, s)));
+    let targeted = |s: StateId| {
+        p.transitions
+            .iter()
+            .any(|t| t.target.is_some_and(|x| p.is_within(x, s)))
+    };
     for (si, st) in p.states.iter().enumerate() {
         let id = StateId(si as u32);
         if state_reached[si] || st.parent.is_some_and(|q| !state_reached[q.0 as usize]) {
@@ -100,7 +109,10 @@ fn structure(cx: &mut Context<'_>, data: &ProtoData<'_>) {
         let d = if targeted(id) {
             d.label("every transition into it starts in an unreachable state")
         } else {
-            d.label("no transition leads here").help(format!("add a transition `... -> {}`, or remove the state", st.name))
+            d.label("no transition leads here").help(format!(
+                "add a transition `... -> {}`, or remove the state",
+                st.name
+            ))
         };
         cx.diags.push(d);
     }
@@ -115,7 +127,10 @@ fn structure(cx: &mut Context<'_>, data: &ProtoData<'_>) {
             cx.diags.push(
                 Diagnostic::error(st.span, format!("state `{}` is a dead end", st.name))
                     .label("no message is legal here, and it is not final")
-                    .help(format!("add a transition out of `{}`, or make it `final`", st.name)),
+                    .help(format!(
+                        "add a transition out of `{}`, or make it `final`",
+                        st.name
+                    )),
             );
         } else if leaving[li] == 0 {
             stuck[li] = true;
@@ -153,16 +168,27 @@ fn structure(cx: &mut Context<'_>, data: &ProtoData<'_>) {
             }
         }
     }
-    let trapped: Vec<usize> = (0..nl).filter(|&l| reached[l] && !can_end[l] && !stuck[l]).collect();
+    let trapped: Vec<usize> = (0..nl)
+        .filter(|&l| reached[l] && !can_end[l] && !stuck[l])
+        .collect();
     if let Some(&first) = trapped.first() {
-        let names: Vec<String> = trapped.iter().map(|&l| format!("`{}`", p.state(p.leaves[l]).name)).collect();
+        let names: Vec<String> = trapped
+            .iter()
+            .map(|&l| format!("`{}`", p.state(p.leaves[l]).name))
+            .collect();
         cx.diags.push(
-            Diagnostic::warning(p.state(p.leaves[first]).span, format!(
-                "the protocol can never terminate once it reaches `{}`",
-                p.state(p.leaves[first]).name
-            ))
+            Diagnostic::warning(
+                p.state(p.leaves[first]).span,
+                format!(
+                    "the protocol can never terminate once it reaches `{}`",
+                    p.state(p.leaves[first]).name
+                ),
+            )
             .label("no final state is reachable from here")
-            .note(format!("states that cannot reach a final state: {}", names.join(", "))),
+            .note(format!(
+                "states that cannot reach a final state: {}",
+                names.join(", ")
+            )),
         );
     }
 }
@@ -181,7 +207,9 @@ fn timeouts(cx: &mut Context<'_>, data: &ProtoData<'_>) {
         }
     }
     for (si, st) in p.states.iter().enumerate() {
-        let Some(timeout) = st.timeout_us else { continue };
+        let Some(timeout) = st.timeout_us else {
+            continue;
+        };
         let id = StateId(si as u32);
         let inherited = p.ancestors(id).skip(1).any(|a| {
             declared[a.0 as usize]
@@ -191,9 +219,12 @@ fn timeouts(cx: &mut Context<'_>, data: &ProtoData<'_>) {
         let span = data.state_asts[si].timeout.map_or(st.span, |t| t.span);
         if !exits[si] && !inherited && !st.is_final {
             cx.diags.push(
-                Diagnostic::error(span, format!("timeout on state `{}`, which cannot be left", st.name))
-                    .label("this timeout would always expire")
-                    .help("add a transition to a state outside it, or remove the timeout"),
+                Diagnostic::error(
+                    span,
+                    format!("timeout on state `{}`, which cannot be left", st.name),
+                )
+                .label("this timeout would always expire")
+                .help("add a transition to a state outside it, or remove the timeout"),
             );
         }
         for &t in &declared[si] {
@@ -226,28 +257,38 @@ fn determinism(cx: &mut Context<'_>, protos: &Protocols<'_>, data: &ProtoData<'_
                 for &ti in &group[..j] {
                     let a = &p.transitions[ti];
                     let d = match (&a.guard, &b.guard) {
-                        (None, None) => Diagnostic::error(b.span, "two transitions with the same trigger and no guard")
-                            .label("this one")
-                            .with(a.span, "and this one")
-                            .help("add guards that tell them apart, or remove one")
-                            .note("a protocol must be deterministic: one message, one next state"),
-                        (None, Some(_)) => Diagnostic::error(b.span, "this transition can never fire")
-                            .label("shadowed")
-                            .with(a.span, "this unguarded transition with the same trigger always wins")
-                            .help("move the guarded transition above the unguarded one"),
-                        (Some(x), Some(y)) if x == y => {
-                            Diagnostic::error(b.span, "two transitions with the same trigger and the same guard")
-                                .label("this one")
-                                .with(a.span, "and this one")
-                                .note("a protocol must be deterministic: one message, one next state")
+                        (None, None) => Diagnostic::error(
+                            b.span,
+                            "two transitions with the same trigger and no guard",
+                        )
+                        .label("this one")
+                        .with(a.span, "and this one")
+                        .help("add guards that tell them apart, or remove one")
+                        .note("a protocol must be deterministic: one message, one next state"),
+                        (None, Some(_)) => {
+                            Diagnostic::error(b.span, "this transition can never fire")
+                                .label("shadowed")
+                                .with(
+                                    a.span,
+                                    "this unguarded transition with the same trigger always wins",
+                                )
+                                .help("move the guarded transition above the unguarded one")
                         }
-                        (Some(x), Some(y)) if may_overlap(protos, p, x, y) => {
-                            Diagnostic::warning(b.span, "the guards of these transitions may overlap")
-                                .label("this one")
-                                .with(a.span, "and this one")
-                                .note("when both guards hold, the first in source order wins")
-                                .help("make the guards exclusive, e.g. `[n > 0]` and `[n == 0]`")
-                        }
+                        (Some(x), Some(y)) if x == y => Diagnostic::error(
+                            b.span,
+                            "two transitions with the same trigger and the same guard",
+                        )
+                        .label("this one")
+                        .with(a.span, "and this one")
+                        .note("a protocol must be deterministic: one message, one next state"),
+                        (Some(x), Some(y)) if may_overlap(protos, p, x, y) => Diagnostic::warning(
+                            b.span,
+                            "the guards of these transitions may overlap",
+                        )
+                        .label("this one")
+                        .with(a.span, "and this one")
+                        .note("when both guards hold, the first in source order wins")
+                        .help("make the guards exclusive, e.g. `[n > 0]` and `[n == 0]`"),
                         _ => continue,
                     };
                     cx.diags.push(d);
@@ -444,11 +485,19 @@ fn unused(cx: &mut Context<'_>, data: &ProtoData<'_>) {
     if has_states {
         for (m, msg) in p.messages.iter().enumerate() {
             if !used_labels[m] {
-                let span = ast.messages.iter().find(|x| x.name.name == msg.name).map_or(p.span, |x| x.name.span);
+                let span = ast
+                    .messages
+                    .iter()
+                    .find(|x| x.name.name == msg.name)
+                    .map_or(p.span, |x| x.name.span);
                 cx.diags.push(
                     Diagnostic::warning(span, format!("message `{}` is never legal", msg.name))
                         .label("no transition names it")
-                        .help(format!("add a `{}{}` transition, or remove the message", msg.direction.sigil(), msg.name)),
+                        .help(format!(
+                            "add a `{}{}` transition, or remove the message",
+                            msg.direction.sigil(),
+                            msg.name
+                        )),
                 );
             }
         }
@@ -456,16 +505,26 @@ fn unused(cx: &mut Context<'_>, data: &ProtoData<'_>) {
     for (d, dep) in p.dependencies.iter().enumerate() {
         if !used_deps[d] {
             cx.diags.push(
-                Diagnostic::warning(data.dep_spans[d], format!("dependency `{}` is never used", dep.name))
-                    .label("no trigger or guard names it")
-                    .help("remove it"),
+                Diagnostic::warning(
+                    data.dep_spans[d],
+                    format!("dependency `{}` is never used", dep.name),
+                )
+                .label("no trigger or guard names it")
+                .help("remove it"),
             );
         }
     }
     for (v, var) in p.variables.iter().enumerate() {
-        let assigned = p.transitions.iter().any(|t| t.actions.iter().any(|a| a.variable == v as u32));
+        let assigned = p
+            .transitions
+            .iter()
+            .any(|t| t.actions.iter().any(|a| a.variable == v as u32));
         if !used_vars[v] && !assigned {
-            let span = ast.variables.iter().find(|x| x.name.name == var.name).map_or(p.span, |x| x.name.span);
+            let span = ast
+                .variables
+                .iter()
+                .find(|x| x.name.name == var.name)
+                .map_or(p.span, |x| x.name.span);
             cx.diags.push(
                 Diagnostic::warning(span, format!("variable `{}` is never used", var.name))
                     .label("no guard or action names it")

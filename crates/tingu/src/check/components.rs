@@ -19,9 +19,12 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
         for port in &c.ports {
             if let Some(&first) = names.get(port.name.name.as_str()) {
                 cx.diags.push(
-                    Diagnostic::error(port.name.span, format!("duplicate port `{}`", port.name.name))
-                        .label("declared again here")
-                        .with(first, "first declared here"),
+                    Diagnostic::error(
+                        port.name.span,
+                        format!("duplicate port `{}`", port.name.name),
+                    )
+                    .label("declared again here")
+                    .with(first, "first declared here"),
                 );
                 continue;
             }
@@ -30,15 +33,25 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
                 Some(Global::Protocol(id)) => id,
                 Some(_) => {
                     cx.diags.push(
-                        Diagnostic::error(port.protocol.span, format!("`{}` is not a protocol", port.protocol.name))
-                            .label("a port must speak a protocol"),
+                        Diagnostic::error(
+                            port.protocol.span,
+                            format!("`{}` is not a protocol", port.protocol.name),
+                        )
+                        .label("a port must speak a protocol"),
                     );
                     continue;
                 }
                 None => {
-                    let all: Vec<&str> = cx.protocols.iter().map(|(_, p)| p.name.name.as_str()).collect();
-                    let d = Diagnostic::error(port.protocol.span, format!("unknown protocol `{}`", port.protocol.name))
-                        .label("no such protocol");
+                    let all: Vec<&str> = cx
+                        .protocols
+                        .iter()
+                        .map(|(_, p)| p.name.name.as_str())
+                        .collect();
+                    let d = Diagnostic::error(
+                        port.protocol.span,
+                        format!("unknown protocol `{}`", port.protocol.name),
+                    )
+                    .label("no such protocol");
                     cx.diags.push(did_you_mean(d, &port.protocol.name, all));
                     continue;
                 }
@@ -56,8 +69,11 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
         }
         if c.ports.is_empty() {
             cx.diags.push(
-                Diagnostic::warning(c.name.span, format!("component `{}` has no ports", c.name.name))
-                    .label("it cannot exchange any message"),
+                Diagnostic::warning(
+                    c.name.span,
+                    format!("component `{}` has no ports", c.name.name),
+                )
+                .label("it cannot exchange any message"),
             );
         }
         let port_count = kinds.len();
@@ -66,7 +82,9 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
         while k < kinds.len() {
             let proto = &protos.get(kinds[k].protocol).ir;
             for (m, msg) in proto.messages.iter().enumerate() {
-                let Some((_, child)) = msg.spawns else { continue };
+                let Some((_, child)) = msg.spawns else {
+                    continue;
+                };
                 let mut ancestor = Some(KindId(k as u32));
                 let mut recursive = false;
                 while let Some(a) = ancestor {
@@ -77,11 +95,14 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
                 }
                 if recursive {
                     cx.diags.push(
-                        Diagnostic::error(spans[k], format!(
-                            "`{}` spawns subports of its own protocol `{}`",
-                            kinds[k].name,
-                            protos.get(child).ir.name
-                        ))
+                        Diagnostic::error(
+                            spans[k],
+                            format!(
+                                "`{}` spawns subports of its own protocol `{}`",
+                                kinds[k].name,
+                                protos.get(child).ir.name
+                            ),
+                        )
                         .label("recursive spawning")
                         .note(format!("through message `{}`", msg.name)),
                     );
@@ -103,7 +124,11 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
         let mut ok = true;
         for k in 0..kinds.len() {
             let proto = &protos.get(kinds[k].protocol).ir;
-            let explicit = if k < port_count { port_asts[k].bindings.as_ref() } else { None };
+            let explicit = if k < port_count {
+                port_asts[k].bindings.as_ref()
+            } else {
+                None
+            };
             let mut bindings = Vec::new();
             if let Some(list) = explicit {
                 if list.len() != proto.dependencies.len() {
@@ -113,14 +138,24 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
                         .map(|d| format!("{} {}", protos.get(d.protocol).ir.name, d.name))
                         .collect();
                     cx.diags.push(
-                        Diagnostic::error(spans[k], format!(
-                            "`{}` has {} dependencies, but {} bindings are given",
-                            proto.name,
-                            proto.dependencies.len(),
-                            list.len()
-                        ))
+                        Diagnostic::error(
+                            spans[k],
+                            format!(
+                                "`{}` has {} dependencies, but {} bindings are given",
+                                proto.name,
+                                proto.dependencies.len(),
+                                list.len()
+                            ),
+                        )
                         .label("wrong number of bindings")
-                        .note(format!("bind, in order: {}", if expected.is_empty() { "nothing".into() } else { expected.join(", ") })),
+                        .note(format!(
+                            "bind, in order: {}",
+                            if expected.is_empty() {
+                                "nothing".into()
+                            } else {
+                                expected.join(", ")
+                            }
+                        )),
                     );
                     ok = false;
                     continue;
@@ -130,25 +165,41 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
                         Some(target) if kinds[target].protocol == dep.protocol => {
                             if target == k {
                                 cx.diags.push(
-                                    Diagnostic::error(name.span, "a port cannot be bound to itself")
-                                        .label("this is the port being declared"),
+                                    Diagnostic::error(
+                                        name.span,
+                                        "a port cannot be bound to itself",
+                                    )
+                                    .label("this is the port being declared"),
                                 );
                                 ok = false;
                             }
                             bindings.push(Binding::Port(KindId(target as u32)));
                         }
                         Some(target) => {
-                            let (want, got) = (&protos.get(dep.protocol).ir.name, &protos.get(kinds[target].protocol).ir.name);
+                            let (want, got) = (
+                                &protos.get(dep.protocol).ir.name,
+                                &protos.get(kinds[target].protocol).ir.name,
+                            );
                             cx.diags.push(
-                                Diagnostic::error(name.span, format!("port `{}` speaks `{got}`, not `{want}`", name.name))
-                                    .label(format!("dependency `{}` needs a `{want}` port", dep.name)),
+                                Diagnostic::error(
+                                    name.span,
+                                    format!("port `{}` speaks `{got}`, not `{want}`", name.name),
+                                )
+                                .label(format!("dependency `{}` needs a `{want}` port", dep.name)),
                             );
                             ok = false;
                         }
                         None => {
-                            let d = Diagnostic::error(name.span, format!("unknown port `{}`", name.name))
-                                .label(format!("`{}` has no such port", c.name.name));
-                            cx.diags.push(did_you_mean(d, &name.name, kinds[..port_count].iter().map(|x| x.name.as_str())));
+                            let d = Diagnostic::error(
+                                name.span,
+                                format!("unknown port `{}`", name.name),
+                            )
+                            .label(format!("`{}` has no such port", c.name.name));
+                            cx.diags.push(did_you_mean(
+                                d,
+                                &name.name,
+                                kinds[..port_count].iter().map(|x| x.name.as_str()),
+                            ));
                             ok = false;
                         }
                     }
@@ -162,8 +213,9 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
                         bindings.push(Binding::Parent);
                         continue;
                     }
-                    let candidates: Vec<usize> =
-                        (0..port_count).filter(|&x| kinds[x].protocol == dep.protocol && x != k).collect();
+                    let candidates: Vec<usize> = (0..port_count)
+                        .filter(|&x| kinds[x].protocol == dep.protocol && x != k)
+                        .collect();
                     let want = &protos.get(dep.protocol).ir.name;
                     match candidates.as_slice() {
                         [one] => bindings.push(Binding::Port(KindId(*one as u32))),
@@ -174,24 +226,37 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
                                 format!("subport kind `{}`", kinds[k].name)
                             };
                             cx.diags.push(
-                                Diagnostic::error(spans[k], format!("missing binding for dependency `{}`", dep.name))
-                                    .label(format!("{whose} speaks `{}`, which depends on a `{want}` port", proto.name))
-                                    .help(format!("add a `{want}` port to component `{}`", c.name.name)),
+                                Diagnostic::error(
+                                    spans[k],
+                                    format!("missing binding for dependency `{}`", dep.name),
+                                )
+                                .label(format!(
+                                    "{whose} speaks `{}`, which depends on a `{want}` port",
+                                    proto.name
+                                ))
+                                .help(format!(
+                                    "add a `{want}` port to component `{}`",
+                                    c.name.name
+                                )),
                             );
                             ok = false;
                         }
                         [first, second, ..] => {
                             cx.diags.push(
-                                Diagnostic::error(spans[k], format!("ambiguous binding for dependency `{}`", dep.name))
-                                    .label(format!("`{}` depends on a `{want}` port, and there are several", proto.name))
-                                    .with(spans[*first], "this one")
-                                    .with(spans[*second], "and this one")
-                                    .help(format!(
-                                        "bind it explicitly: `{} {}({})`",
-                                        proto.name,
-                                        kinds[k].name,
-                                        kinds[*first].name
-                                    )),
+                                Diagnostic::error(
+                                    spans[k],
+                                    format!("ambiguous binding for dependency `{}`", dep.name),
+                                )
+                                .label(format!(
+                                    "`{}` depends on a `{want}` port, and there are several",
+                                    proto.name
+                                ))
+                                .with(spans[*first], "this one")
+                                .with(spans[*second], "and this one")
+                                .help(format!(
+                                    "bind it explicitly: `{} {}({})`",
+                                    proto.name, kinds[k].name, kinds[*first].name
+                                )),
                             );
                             ok = false;
                         }

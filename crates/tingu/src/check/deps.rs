@@ -47,8 +47,10 @@ pub(crate) fn cycles(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<bool> 
                         let mut key = members.clone();
                         key.sort();
                         if reported.insert(key) {
-                            let mut names: Vec<&str> =
-                                members.iter().map(|&m| protos.list[m].ir.name.as_str()).collect();
+                            let mut names: Vec<&str> = members
+                                .iter()
+                                .map(|&m| protos.list[m].ir.name.as_str())
+                                .collect();
                             names.push(&protos.list[to].ir.name);
                             let span = protos.list[node].dep_spans[d];
                             cx.diags.push(
@@ -78,7 +80,9 @@ struct View<'p> {
 impl View<'_> {
     /// Number of resting points (leaves; 1 for a stateless protocol).
     fn initial(&self) -> u32 {
-        self.proto.initial_leaf.map_or(0, |l| self.proto.state(l).leaf_index.unwrap_or(0))
+        self.proto
+            .initial_leaf
+            .map_or(0, |l| self.proto.state(l).leaf_index.unwrap_or(0))
     }
 
     fn stateless(&self) -> bool {
@@ -145,7 +149,9 @@ pub(crate) fn dead_ends(cx: &mut Context<'_>, protos: &Protocols<'_>, cyclic: &[
         }
         let deps_ok = p.dependencies.iter().all(|d| {
             let dd = protos.get(d.protocol);
-            dd.clean && !cyclic[d.protocol.0 as usize] && (dd.ast.states.is_none() || dd.ir.initial_leaf.is_some())
+            dd.clean
+                && !cyclic[d.protocol.0 as usize]
+                && (dd.ast.states.is_none() || dd.ir.initial_leaf.is_some())
         });
         if !deps_ok {
             continue;
@@ -157,7 +163,13 @@ pub(crate) fn dead_ends(cx: &mut Context<'_>, protos: &Protocols<'_>, cyclic: &[
 fn explore(cx: &mut Context<'_>, protos: &Protocols<'_>, pid: ProtocolId) {
     let p = &protos.get(pid).ir;
     let me = View { proto: p };
-    let deps: Vec<View> = p.dependencies.iter().map(|d| View { proto: &protos.get(d.protocol).ir }).collect();
+    let deps: Vec<View> = p
+        .dependencies
+        .iter()
+        .map(|d| View {
+            proto: &protos.get(d.protocol).ir,
+        })
+        .collect();
     // Labels of P that are dependency messages: (dep, message) -> label.
     let mut named: HashMap<(u32, MessageId), LabelId> = HashMap::new();
     for (i, l) in p.labels.iter().enumerate() {
@@ -165,7 +177,9 @@ fn explore(cx: &mut Context<'_>, protos: &Protocols<'_>, pid: ProtocolId) {
             named.insert((d, m), LabelId(i as u32));
         }
     }
-    let start: Vec<u32> = std::iter::once(me.initial()).chain(deps.iter().map(View::initial)).collect();
+    let start: Vec<u32> = std::iter::once(me.initial())
+        .chain(deps.iter().map(View::initial))
+        .collect();
     let mut seen: HashSet<Vec<u32>> = HashSet::new();
     seen.insert(start.clone());
     let mut queue = vec![start];
@@ -210,7 +224,9 @@ fn explore(cx: &mut Context<'_>, protos: &Protocols<'_>, pid: ProtocolId) {
             }
             for m in 0..dep.proto.messages.len() {
                 let m = MessageId(m as u32);
-                let Some(dep_next) = dep.moves(dl, LabelId(m.0)) else { continue };
+                let Some(dep_next) = dep.moves(dl, LabelId(m.0)) else {
+                    continue;
+                };
                 match named.get(&(di as u32, m)) {
                     None => {
                         for n in dep_next {
@@ -250,14 +266,22 @@ fn explore(cx: &mut Context<'_>, protos: &Protocols<'_>, pid: ProtocolId) {
         while j < blocked.len() && blocked[j].0.1 == d && blocked[j].0.2 == m {
             j += 1;
         }
-        let leaves: Vec<StateId> = blocked[i..j].iter().map(|((pl, _, _), _)| p.leaves[*pl as usize]).collect();
+        let leaves: Vec<StateId> = blocked[i..j]
+            .iter()
+            .map(|((pl, _, _), _)| p.leaves[*pl as usize])
+            .collect();
         report_blocked(cx, p, deps[d as usize].proto, d, m, &leaves, dl);
         i = j;
     }
     if truncated {
         cx.diags.push(
-            Diagnostic::warning(p.span, format!("dependency analysis of `{}` stopped early", p.name))
-                .label(format!("more than {PRODUCT_LIMIT} combined states with its dependencies")),
+            Diagnostic::warning(
+                p.span,
+                format!("dependency analysis of `{}` stopped early", p.name),
+            )
+            .label(format!(
+                "more than {PRODUCT_LIMIT} combined states with its dependencies"
+            )),
         );
     }
 }
@@ -277,16 +301,25 @@ fn report_blocked(
     // The innermost state containing every blocked leaf, if all its leaves are blocked.
     let common = p.ancestors(leaves[0]).find(|&a| {
         leaves.iter().all(|&l| p.is_within(l, a))
-            && p.leaves.iter().filter(|&&l| p.is_within(l, a)).all(|l| leaves.contains(l))
+            && p.leaves
+                .iter()
+                .filter(|&&l| p.is_within(l, a))
+                .all(|l| leaves.contains(l))
     });
     let (span, place) = match common {
         Some(a) => (p.state(a).span, format!("`{}`", p.state(a).name)),
-        None => (p.state(leaves[0]).span, format!("`{}`", p.state(leaves[0]).name)),
+        None => (
+            p.state(leaves[0]).span,
+            format!("`{}`", p.state(leaves[0]).name),
+        ),
     };
     let where_dep = if dep_proto.states.is_empty() {
         "at any time".to_string()
     } else {
-        format!("in state `{}`", dep_proto.path(dep_proto.leaves[dep_leaf as usize]))
+        format!(
+            "in state `{}`",
+            dep_proto.path(dep_proto.leaves[dep_leaf as usize])
+        )
     };
     let who = match msg.direction {
         Direction::In => "the environment may send it then",

@@ -32,7 +32,11 @@ pub(crate) struct Scope<'s> {
 }
 
 /// Types `e`; reports errors and returns `None` when it does not type.
-pub(crate) fn typecheck(cx: &mut Context<'_>, scope: &Scope<'_>, e: &ast::Expr) -> Option<(Expr, Type)> {
+pub(crate) fn typecheck(
+    cx: &mut Context<'_>,
+    scope: &Scope<'_>,
+    e: &ast::Expr,
+) -> Option<(Expr, Type)> {
     typecheck_with(cx, scope, e, &|_, path| {
         Err(Diagnostic::error(path[0].span, "no dependency states here"))
     })
@@ -51,11 +55,20 @@ pub(crate) fn typecheck_with(
         ExprKind::Bool(b) => Some((Expr::Const(*b as i64), Type::Bool)),
         ExprKind::Name(name) => name_value(cx, scope, name),
         ExprKind::InState { dependency, path } => {
-            let Some(d) = scope.dependencies.iter().position(|n| *n == dependency.name) else {
-                let d = Diagnostic::error(dependency.span, format!("unknown dependency `{}`", dependency.name))
-                    .label("not a dependency of this protocol");
+            let Some(d) = scope
+                .dependencies
+                .iter()
+                .position(|n| *n == dependency.name)
+            else {
+                let d = Diagnostic::error(
+                    dependency.span,
+                    format!("unknown dependency `{}`", dependency.name),
+                )
+                .label("not a dependency of this protocol");
                 let d = did_you_mean(d, &dependency.name, scope.dependencies.iter().copied());
-                cx.diags.push(d.help("`x in state` tests the state of a dependency declared under `dependencies:`"));
+                cx.diags.push(d.help(
+                    "`x in state` tests the state of a dependency declared under `dependencies:`",
+                ));
                 return None;
             };
             match states(d, path) {
@@ -84,7 +97,11 @@ pub(crate) fn typecheck_with(
                 );
                 return None;
             }
-            let ty = if *op == UnaryOp::Neg { Type::Int(IntType::I64) } else { Type::Bool };
+            let ty = if *op == UnaryOp::Neg {
+                Type::Int(IntType::I64)
+            } else {
+                Type::Bool
+            };
             Some((Expr::Unary(*op, Box::new(ir)), ty))
         }
         ExprKind::Binary(op, a, b) => {
@@ -98,9 +115,12 @@ pub(crate) fn typecheck_with(
                         if t != Type::Bool {
                             let found = show(cx, t);
                             cx.diags.push(
-                                Diagnostic::error(side.span, format!("`{}` needs `bool` operands", op.symbol()))
-                                    .label(format!("this is {found}"))
-                                    .help("compare it explicitly, e.g. `x != 0`"),
+                                Diagnostic::error(
+                                    side.span,
+                                    format!("`{}` needs `bool` operands", op.symbol()),
+                                )
+                                .label(format!("this is {found}"))
+                                .help("compare it explicitly, e.g. `x != 0`"),
                             );
                             return None;
                         }
@@ -121,13 +141,19 @@ pub(crate) fn typecheck_with(
                     Type::Bool
                 }
                 BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
-                    let ordered = int(ta) && int(tb) || matches!((ta, tb), (Type::Enum(x), Type::Enum(y)) if x == y);
+                    let ordered = int(ta) && int(tb)
+                        || matches!((ta, tb), (Type::Enum(x), Type::Enum(y)) if x == y);
                     if !ordered {
                         let (sa, sb) = (show(cx, ta), show(cx, tb));
                         let d = Diagnostic::error(e.span, format!("cannot order {sa} and {sb}"))
-                            .label(format!("`{}` needs two integers or two values of one enum", op.symbol()));
+                            .label(format!(
+                                "`{}` needs two integers or two values of one enum",
+                                op.symbol()
+                            ));
                         let d = if matches!(ta, Type::Opaque(_) | Type::Port(_) | Type::Bool) {
-                            d.note("booleans, opaque handles and subports only support `==` and `!=`")
+                            d.note(
+                                "booleans, opaque handles and subports only support `==` and `!=`",
+                            )
                         } else {
                             d
                         };
@@ -141,8 +167,11 @@ pub(crate) fn typecheck_with(
                         if !int(t) {
                             let found = show(cx, t);
                             cx.diags.push(
-                                Diagnostic::error(side.span, format!("`{}` needs integer operands", op.symbol()))
-                                    .label(format!("this is {found}")),
+                                Diagnostic::error(
+                                    side.span,
+                                    format!("`{}` needs integer operands", op.symbol()),
+                                )
+                                .label(format!("this is {found}")),
                             );
                             return None;
                         }
@@ -156,7 +185,11 @@ pub(crate) fn typecheck_with(
 }
 
 fn name_value(cx: &mut Context<'_>, scope: &Scope<'_>, name: &ast::Ident) -> Option<(Expr, Type)> {
-    if let Some(i) = scope.binders.iter().position(|(b, _)| b.is_some_and(|b| b.name == name.name)) {
+    if let Some(i) = scope
+        .binders
+        .iter()
+        .position(|(b, _)| b.is_some_and(|b| b.name == name.name))
+    {
         return Some((Expr::Arg(i as u32), scope.binders[i].1));
     }
     if let Some(i) = scope.variables.iter().position(|(v, _)| *v == name.name) {
@@ -168,7 +201,10 @@ fn name_value(cx: &mut Context<'_>, scope: &Scope<'_>, name: &ast::Ident) -> Opt
             Some((Expr::Const(v), ty))
         }
         Some(Global::Variant(e, i)) => {
-            let v = cx.model.enums[e as usize].variants.get(i).map_or(i as i64, |x| x.1);
+            let v = cx.model.enums[e as usize]
+                .variants
+                .get(i)
+                .map_or(i as i64, |x| x.1);
             Some((Expr::Const(v), Type::Enum(e)))
         }
         Some(other) => {
@@ -184,7 +220,11 @@ fn name_value(cx: &mut Context<'_>, scope: &Scope<'_>, name: &ast::Ident) -> Opt
             None
         }
         None => {
-            let mut candidates: Vec<&str> = scope.binders.iter().filter_map(|(b, _)| b.map(|b| b.name.as_str())).collect();
+            let mut candidates: Vec<&str> = scope
+                .binders
+                .iter()
+                .filter_map(|(b, _)| b.map(|b| b.name.as_str()))
+                .collect();
             candidates.extend(scope.variables.iter().map(|(v, _)| *v));
             let globals = cx.visible_names(scope.file);
             candidates.extend(globals.iter().copied());

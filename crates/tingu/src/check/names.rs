@@ -83,7 +83,10 @@ impl<'a> Context<'a> {
                     ast::Item::Enum(e) => {
                         let id = self.enum_decls.len() as u32;
                         self.enum_decls.push((file, e));
-                        self.model.enums.push(EnumType { name: e.name.name.clone(), variants: Vec::new() });
+                        self.model.enums.push(EnumType {
+                            name: e.name.name.clone(),
+                            variants: Vec::new(),
+                        });
                         for (i, v) in e.variants.iter().enumerate() {
                             self.declare(file, &v.name, Global::Variant(id, i));
                         }
@@ -113,8 +116,16 @@ impl<'a> Context<'a> {
         let mut dups = Vec::new();
         for decls in self.globals.values() {
             for (i, b) in decls.iter().enumerate() {
-                if let Some(a) = decls[..i].iter().find(|a| self.seen_together(a.file, b.file)) {
-                    dups.push((a.name.span, b.name.span, b.name.name.clone(), a.global.what()));
+                if let Some(a) = decls[..i]
+                    .iter()
+                    .find(|a| self.seen_together(a.file, b.file))
+                {
+                    dups.push((
+                        a.name.span,
+                        b.name.span,
+                        b.name.name.clone(),
+                        a.global.what(),
+                    ));
                 }
             }
         }
@@ -130,11 +141,18 @@ impl<'a> Context<'a> {
     }
 
     fn declare(&mut self, file: FileId, name: &'a ast::Ident, global: Global<'a>) {
-        self.globals.entry(&name.name).or_default().push(Decl { file, name, global });
+        self.globals
+            .entry(&name.name)
+            .or_default()
+            .push(Decl { file, name, global });
     }
 
     fn seen_together(&self, a: FileId, b: FileId) -> bool {
-        a == b || self.lib.iter().any(|(f, _)| self.sees(f, a) && self.sees(f, b))
+        a == b
+            || self
+                .lib
+                .iter()
+                .any(|(f, _)| self.sees(f, a) && self.sees(f, b))
     }
 
     fn sees(&self, from: FileId, target: FileId) -> bool {
@@ -143,7 +161,11 @@ impl<'a> Context<'a> {
 
     /// The declaration `name` denotes in `file`, if any.
     pub fn lookup(&self, file: FileId, name: &str) -> Option<Global<'a>> {
-        self.globals.get(name)?.iter().find(|d| self.sees(file, d.file)).map(|d| d.global)
+        self.globals
+            .get(name)?
+            .iter()
+            .find(|d| self.sees(file, d.file))
+            .map(|d| d.global)
     }
 
     /// Every global name visible from `file` (for suggestions).
@@ -159,7 +181,12 @@ impl<'a> Context<'a> {
     }
 
     /// Resolves a type name. Protocol names resolve only when `allow_port`.
-    pub fn resolve_type(&mut self, file: FileId, name: &ast::Ident, allow_port: bool) -> Option<Type> {
+    pub fn resolve_type(
+        &mut self,
+        file: FileId,
+        name: &ast::Ident,
+        allow_port: bool,
+    ) -> Option<Type> {
         self.resolve_type_inner(file, name, allow_port, &mut Vec::new())
     }
 
@@ -193,8 +220,11 @@ impl<'a> Context<'a> {
                 if seen.contains(&ptr) {
                     if self.reported_alias_cycles.insert(ptr) {
                         self.diags.push(
-                            Diagnostic::error(alias.name.span, format!("type alias `{}` refers to itself", alias.name.name))
-                                .label("this alias never reaches a real type"),
+                            Diagnostic::error(
+                                alias.name.span,
+                                format!("type alias `{}` refers to itself", alias.name.name),
+                            )
+                            .label("this alias never reaches a real type"),
                         );
                     }
                     return None;
@@ -204,15 +234,17 @@ impl<'a> Context<'a> {
             }
             Some(other) => {
                 self.diags.push(
-                    Diagnostic::error(name.span, format!("`{}` is not a type", name.name))
-                        .label(format!("this is {} {}", article(other.what()), other.what())),
+                    Diagnostic::error(name.span, format!("`{}` is not a type", name.name)).label(
+                        format!("this is {} {}", article(other.what()), other.what()),
+                    ),
                 );
                 None
             }
             None => {
                 let mut candidates = self.visible_names(file);
                 candidates.extend(["bool", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64"]);
-                let d = Diagnostic::error(name.span, format!("unknown type `{}`", name.name)).label("not declared");
+                let d = Diagnostic::error(name.span, format!("unknown type `{}`", name.name))
+                    .label("not declared");
                 let d = did_you_mean(d, &name.name, candidates);
                 let d = if d.help.is_none() {
                     d.help("declare it (`type`, `enum` or `opaque`), or import the file that does")
@@ -285,8 +317,11 @@ impl<'a> Context<'a> {
         }
         if !self.const_in_progress.insert(key) {
             self.diags.push(
-                Diagnostic::error(c.name.span, format!("constant `{}` depends on itself", c.name.name))
-                    .label("its value refers back to it"),
+                Diagnostic::error(
+                    c.name.span,
+                    format!("constant `{}` depends on itself", c.name.name),
+                )
+                .label("its value refers back to it"),
             );
             self.const_values.insert(key, None);
             return None;
@@ -300,8 +335,11 @@ impl<'a> Context<'a> {
                         let (lo, hi) = int.range();
                         if v < lo || v > hi {
                             self.diags.push(
-                                Diagnostic::error(c.value.span, format!("{v} does not fit in `{}`", int.name()))
-                                    .label(format!("the range of `{}` is {lo}..={hi}", int.name())),
+                                Diagnostic::error(
+                                    c.value.span,
+                                    format!("{v} does not fit in `{}`", int.name()),
+                                )
+                                .label(format!("the range of `{}` is {lo}..={hi}", int.name())),
                             );
                         }
                     }
@@ -324,14 +362,22 @@ impl<'a> Context<'a> {
 
     /// Evaluates a constant expression in file scope.
     pub fn const_expr(&mut self, file: FileId, e: &ast::Expr) -> Option<(Type, i64)> {
-        let scope = exprs::Scope { file, binders: &[], variables: &[], dependencies: &[] };
+        let scope = exprs::Scope {
+            file,
+            binders: &[],
+            variables: &[],
+            dependencies: &[],
+        };
         let (ir, ty) = exprs::typecheck(self, &scope, e)?;
         match ir.eval(&|_| 0, &|_| 0, &|_, _| false) {
             Ok(v) => Some((ty, v)),
             Err(err) => {
                 self.diags.push(
-                    Diagnostic::error(e.span, "cannot evaluate constant expression")
-                        .label(format!("{err:?}").to_lowercase().replace("divisionbyzero", "division by zero")),
+                    Diagnostic::error(e.span, "cannot evaluate constant expression").label(
+                        format!("{err:?}")
+                            .to_lowercase()
+                            .replace("divisionbyzero", "division by zero"),
+                    ),
                 );
                 None
             }
@@ -341,5 +387,9 @@ impl<'a> Context<'a> {
 
 /// "a" or "an".
 pub(crate) fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }

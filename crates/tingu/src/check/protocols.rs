@@ -61,7 +61,11 @@ impl<'a> Protocols<'a> {
     }
 
     /// Runs `f` on each protocol, marking it unclean if `f` reported errors.
-    fn each(&mut self, cx: &mut Context<'a>, mut f: impl FnMut(&mut Context<'a>, &Protocols<'a>, usize) -> ProtoData<'a>) {
+    fn each(
+        &mut self,
+        cx: &mut Context<'a>,
+        mut f: impl FnMut(&mut Context<'a>, &Protocols<'a>, usize) -> ProtoData<'a>,
+    ) {
         for i in 0..self.list.len() {
             let before = cx.diags.error_count();
             let mut updated = f(cx, self, i);
@@ -140,22 +144,31 @@ fn header<'a>(cx: &mut Context<'a>, p: &mut ProtoData<'a>) {
         seen.insert(&dep.name.name, dep.name.span);
         match cx.lookup(p.file, &dep.protocol.name) {
             Some(Global::Protocol(id)) => {
-                p.ir.dependencies.push(ir::Dependency { name: dep.name.name.clone(), protocol: id });
+                p.ir.dependencies.push(ir::Dependency {
+                    name: dep.name.name.clone(),
+                    protocol: id,
+                });
                 p.dep_spans.push(dep.name.span);
             }
             other => {
                 p.deps_resolved = false;
                 let d = match other {
-                    Some(_) => Diagnostic::error(dep.protocol.span, format!("`{}` is not a protocol", dep.protocol.name))
-                        .label("a dependency must name a protocol"),
+                    Some(_) => Diagnostic::error(
+                        dep.protocol.span,
+                        format!("`{}` is not a protocol", dep.protocol.name),
+                    )
+                    .label("a dependency must name a protocol"),
                     None => {
                         let protocols: Vec<&str> = cx
                             .protocols
                             .iter()
                             .map(|(_, a)| a.name.name.as_str())
                             .collect();
-                        let d = Diagnostic::error(dep.protocol.span, format!("unknown protocol `{}`", dep.protocol.name))
-                            .label("no such protocol");
+                        let d = Diagnostic::error(
+                            dep.protocol.span,
+                            format!("unknown protocol `{}`", dep.protocol.name),
+                        )
+                        .label("no such protocol");
                         did_you_mean(d, &dep.protocol.name, protocols)
                     }
                 };
@@ -178,7 +191,9 @@ fn header<'a>(cx: &mut Context<'a>, p: &mut ProtoData<'a>) {
                 duplicate(cx, "parameter", &param.name, first);
             }
             param_names.insert(&param.name.name, param.name.span);
-            let ty = cx.resolve_type(p.file, &param.ty, true).unwrap_or(Type::Bool);
+            let ty = cx
+                .resolve_type(p.file, &param.ty, true)
+                .unwrap_or(Type::Bool);
             if let Type::Port(proto) = ty {
                 if let Some((first, _)) = spawns {
                     let first: &ast::Param = &m.params[first];
@@ -191,7 +206,10 @@ fn header<'a>(cx: &mut Context<'a>, p: &mut ProtoData<'a>) {
                     spawns = Some((i, proto));
                 }
             }
-            params.push(ir::Param { name: param.name.name.clone(), ty });
+            params.push(ir::Param {
+                name: param.name.name.clone(),
+                ty,
+            });
         }
         p.ir.messages.push(ir::Message {
             name: m.name.name.clone(),
@@ -203,7 +221,9 @@ fn header<'a>(cx: &mut Context<'a>, p: &mut ProtoData<'a>) {
         });
     }
     // The alphabet starts with the protocol's own messages: LabelId == MessageId.
-    p.ir.labels = (0..p.ir.messages.len()).map(|i| Label::Own(MessageId(i as u32))).collect();
+    p.ir.labels = (0..p.ir.messages.len())
+        .map(|i| Label::Own(MessageId(i as u32)))
+        .collect();
     let mut seen: HashMap<&str, Span> = HashMap::new();
     for v in &ast.variables {
         if let Some(&first) = seen.get(v.name.name.as_str()) {
@@ -215,13 +235,20 @@ fn header<'a>(cx: &mut Context<'a>, p: &mut ProtoData<'a>) {
             && matches!(g, Global::Const(_) | Global::Variant(..))
         {
             cx.diags.push(
-                Diagnostic::error(v.name.span, format!("variable `{}` has the name of a constant", v.name.name))
-                    .label("shadows a global name")
-                    .help("rename the variable"),
+                Diagnostic::error(
+                    v.name.span,
+                    format!("variable `{}` has the name of a constant", v.name.name),
+                )
+                .label("shadows a global name")
+                .help("rename the variable"),
             );
         }
         let Some(ty) = cx.resolve_type(p.file, &v.ty, false) else {
-            p.ir.variables.push(ir::Variable { name: v.name.name.clone(), ty: Type::Bool, init: 0 });
+            p.ir.variables.push(ir::Variable {
+                name: v.name.name.clone(),
+                ty: Type::Bool,
+                init: 0,
+            });
             continue;
         };
         if let Type::Opaque(_) = ty {
@@ -233,7 +260,10 @@ fn header<'a>(cx: &mut Context<'a>, p: &mut ProtoData<'a>) {
         }
         let init = match &v.init {
             None => match ty {
-                Type::Enum(e) => cx.model.enums[e as usize].variants.first().map_or(0, |x| x.1),
+                Type::Enum(e) => cx.model.enums[e as usize]
+                    .variants
+                    .first()
+                    .map_or(0, |x| x.1),
                 _ => 0,
             },
             Some(e) => match cx.const_expr(p.file, e) {
@@ -252,7 +282,11 @@ fn header<'a>(cx: &mut Context<'a>, p: &mut ProtoData<'a>) {
                 None => 0,
             },
         };
-        p.ir.variables.push(ir::Variable { name: v.name.name.clone(), ty, init });
+        p.ir.variables.push(ir::Variable {
+            name: v.name.name.clone(),
+            ty,
+            init,
+        });
     }
 }
 
@@ -270,9 +304,15 @@ fn state_tree<'a>(cx: &mut Context<'a>, p: &mut ProtoData<'a>) {
     let Some(states) = &p.ast.states else { return };
     if states.is_empty() {
         cx.diags.push(
-            Diagnostic::error(p.ast.name.span, format!("protocol `{}` has an empty `states:` section", p.ast.name.name))
-                .label("no states")
-                .help("add an `initial state`, or remove `states:` to allow every message at any time"),
+            Diagnostic::error(
+                p.ast.name.span,
+                format!(
+                    "protocol `{}` has an empty `states:` section",
+                    p.ast.name.name
+                ),
+            )
+            .label("no states")
+            .help("add an `initial state`, or remove `states:` to allow every message at any time"),
         );
         return;
     }
@@ -303,7 +343,9 @@ fn add_states<'a>(
         if let Some(t) = &s.timeout
             && t.micros() == 0
         {
-            cx.diags.push(Diagnostic::error(t.span, "a timeout must be longer than zero").label("zero"));
+            cx.diags.push(
+                Diagnostic::error(t.span, "a timeout must be longer than zero").label("zero"),
+            );
         }
         p.ir.states.push(ir::State {
             name: s.name.name.clone(),
@@ -320,8 +362,11 @@ fn add_states<'a>(
         if s.is_final {
             if s.initial {
                 cx.diags.push(
-                    Diagnostic::error(s.name.span, format!("state `{}` is both initial and final", s.name.name))
-                        .label("an instance would terminate before its first message"),
+                    Diagnostic::error(
+                        s.name.span,
+                        format!("state `{}` is both initial and final", s.name.name),
+                    )
+                    .label("an instance would terminate before its first message"),
                 );
             }
             if parent.is_some() {
@@ -334,7 +379,9 @@ fn add_states<'a>(
             if let Some(t) = &s.timeout {
                 cx.diags.push(
                     Diagnostic::error(t.span, format!("timeout on final state `{}`", s.name.name))
-                        .label("a final state can never be left, so this timeout would always expire")
+                        .label(
+                            "a final state can never be left, so this timeout would always expire",
+                        )
                         .help("remove the timeout"),
                 );
             }
@@ -365,19 +412,40 @@ fn add_states<'a>(
 }
 
 /// Finds the one `initial` state among siblings, reporting none or several.
-fn pick_initial(cx: &mut Context<'_>, p: &ProtoData<'_>, siblings: &[StateId], owner: Span, what: &str) -> Option<StateId> {
-    let initials: Vec<StateId> = siblings.iter().copied().filter(|s| p.state_asts[s.0 as usize].initial).collect();
+fn pick_initial(
+    cx: &mut Context<'_>,
+    p: &ProtoData<'_>,
+    siblings: &[StateId],
+    owner: Span,
+    what: &str,
+) -> Option<StateId> {
+    let initials: Vec<StateId> = siblings
+        .iter()
+        .copied()
+        .filter(|s| p.state_asts[s.0 as usize].initial)
+        .collect();
     match initials.as_slice() {
         [one] => Some(*one),
         [] => {
-            let first = siblings.first().map(|s| p.ir.state(*s).name.clone()).unwrap_or_default();
+            let first = siblings
+                .first()
+                .map(|s| p.ir.state(*s).name.clone())
+                .unwrap_or_default();
             let d = if what == "protocol" {
-                Diagnostic::error(owner, "protocol has no initial state").label("no state is marked `initial`")
+                Diagnostic::error(owner, "protocol has no initial state")
+                    .label("no state is marked `initial`")
             } else {
-                Diagnostic::error(owner, format!("super-state `{}` has no initial sub-state", cx.lib.sources.snippet(owner)))
-                    .label("none of its sub-states is marked `initial`")
+                Diagnostic::error(
+                    owner,
+                    format!(
+                        "super-state `{}` has no initial sub-state",
+                        cx.lib.sources.snippet(owner)
+                    ),
+                )
+                .label("none of its sub-states is marked `initial`")
             };
-            cx.diags.push(d.help(format!("mark one `initial`, e.g. `initial state {first}`")));
+            cx.diags
+                .push(d.help(format!("mark one `initial`, e.g. `initial state {first}`")));
             siblings.first().copied()
         }
         [first, second, ..] => {
@@ -393,13 +461,22 @@ fn pick_initial(cx: &mut Context<'_>, p: &ProtoData<'_>, siblings: &[StateId], o
 }
 
 fn transitions<'a>(cx: &mut Context<'a>, all: &Protocols<'a>, p: &mut ProtoData<'a>) {
-    let variables: Vec<(&str, Type)> = p.ir.variables.iter().map(|v| (v.name.as_str(), v.ty)).collect();
-    let variables: Vec<(String, Type)> = variables.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+    let variables: Vec<(&str, Type)> =
+        p.ir.variables
+            .iter()
+            .map(|v| (v.name.as_str(), v.ty))
+            .collect();
+    let variables: Vec<(String, Type)> = variables
+        .into_iter()
+        .map(|(n, t)| (n.to_string(), t))
+        .collect();
     let dep_names: Vec<String> = p.ir.dependencies.iter().map(|d| d.name.clone()).collect();
     for sid in 0..p.state_asts.len() {
         let state_ast = p.state_asts[sid];
         for t in state_ast.transitions() {
-            let Some((trigger, binder_types)) = trigger(cx, all, p, &t.trigger) else { continue };
+            let Some((trigger, binder_types)) = trigger(cx, all, p, &t.trigger) else {
+                continue;
+            };
             let binders: Vec<(Option<&ast::Ident>, Type)> = match t.trigger.args() {
                 Some(args) => args
                     .iter()
@@ -409,9 +486,15 @@ fn transitions<'a>(cx: &mut Context<'a>, all: &Protocols<'a>, p: &mut ProtoData<
                 None => Vec::new(),
             };
             check_binders(cx, t.trigger.args().unwrap_or(&[]), &variables);
-            let var_refs: Vec<(&str, Type)> = variables.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+            let var_refs: Vec<(&str, Type)> =
+                variables.iter().map(|(n, t)| (n.as_str(), *t)).collect();
             let dep_refs: Vec<&str> = dep_names.iter().map(String::as_str).collect();
-            let scope = Scope { file: p.file, binders: &binders, variables: &var_refs, dependencies: &dep_refs };
+            let scope = Scope {
+                file: p.file,
+                binders: &binders,
+                variables: &var_refs,
+                dependencies: &dep_refs,
+            };
             let lookup = |d: usize, path: &[ast::Ident]| dep_state(all, &p.ir, d, path);
             let guard = t.guard.as_ref().and_then(|g| {
                 let (ir, ty) = exprs::typecheck_with(cx, &scope, g, &lookup)?;
@@ -432,19 +515,35 @@ fn transitions<'a>(cx: &mut Context<'a>, all: &Protocols<'a>, p: &mut ProtoData<
                     actions.push(action);
                 }
             }
-            let target = t.target.as_ref().and_then(|name| match p.state_names.get(name.name.as_str()) {
-                Some(&s) => Some(s),
-                None => {
-                    let d = Diagnostic::error(name.span, format!("unknown state `{}`", name.name))
-                        .label("no state of this protocol has this name");
-                    cx.diags.push(did_you_mean(d, &name.name, p.state_names.keys().copied()));
-                    None
-                }
-            });
+            let target =
+                t.target
+                    .as_ref()
+                    .and_then(|name| match p.state_names.get(name.name.as_str()) {
+                        Some(&s) => Some(s),
+                        None => {
+                            let d = Diagnostic::error(
+                                name.span,
+                                format!("unknown state `{}`", name.name),
+                            )
+                            .label("no state of this protocol has this name");
+                            cx.diags.push(did_you_mean(
+                                d,
+                                &name.name,
+                                p.state_names.keys().copied(),
+                            ));
+                            None
+                        }
+                    });
             if t.target.is_some() && target.is_none() {
                 continue;
             }
-            let text = cx.lib.sources.snippet(t.span).trim_end_matches(';').trim().to_string();
+            let text = cx
+                .lib
+                .sources
+                .snippet(t.span)
+                .trim_end_matches(';')
+                .trim()
+                .to_string();
             p.transition_asts.push(t);
             p.ir.transitions.push(ir::Transition {
                 source: StateId(sid as u32),
@@ -471,19 +570,34 @@ fn trigger<'a>(
     let (label, params, name, args): (Label, Vec<Type>, &ast::Ident, _) = match trigger {
         ast::Trigger::After(d) => {
             if d.micros() == 0 {
-                cx.diags.push(Diagnostic::error(d.span, "`after` needs a duration longer than zero").label("zero"));
+                cx.diags.push(
+                    Diagnostic::error(d.span, "`after` needs a duration longer than zero")
+                        .label("zero"),
+                );
                 return None;
             }
             return Some((ir::Trigger::After(d.micros()), Vec::new()));
         }
-        ast::Trigger::Message { direction, message, args } => {
+        ast::Trigger::Message {
+            direction,
+            message,
+            args,
+        } => {
             let Some(m) = p.ir.message(&message.name) else {
-                let d = Diagnostic::error(message.span, format!("unknown message `{}`", message.name))
-                    .label(format!("`{}` declares no such message", p.ir.name));
-                let d = did_you_mean(d, &message.name, p.ir.messages.iter().map(|m| m.name.as_str()));
-                let d = match p.ir.dependencies.iter().find(|dep| {
-                    all.get(dep.protocol).ir.message(&message.name).is_some()
-                }) {
+                let d =
+                    Diagnostic::error(message.span, format!("unknown message `{}`", message.name))
+                        .label(format!("`{}` declares no such message", p.ir.name));
+                let d = did_you_mean(
+                    d,
+                    &message.name,
+                    p.ir.messages.iter().map(|m| m.name.as_str()),
+                );
+                let d = match p
+                    .ir
+                    .dependencies
+                    .iter()
+                    .find(|dep| all.get(dep.protocol).ir.message(&message.name).is_some())
+                {
                     Some(dep) if d.help.is_none() => d.help(format!(
                         "`{}` is a message of dependency `{}`: write `{}.{}`",
                         message.name, dep.name, dep.name, message.name
@@ -501,25 +615,49 @@ fn trigger<'a>(
                     Direction::Out => "`!` sends a message to the environment",
                 };
                 cx.diags.push(
-                    Diagnostic::error(message.span, format!("`{}` is an `{declared}` message", message.name))
-                        .label(format!("{meaning}, but `{}` goes the other way", message.name))
-                        .help(format!("write `{sigil}{}`", message.name)),
+                    Diagnostic::error(
+                        message.span,
+                        format!("`{}` is an `{declared}` message", message.name),
+                    )
+                    .label(format!(
+                        "{meaning}, but `{}` goes the other way",
+                        message.name
+                    ))
+                    .help(format!("write `{sigil}{}`", message.name)),
                 );
                 return None;
             }
             let params = msg.params.iter().map(|p| p.ty).collect();
             (Label::Own(m), params, message, args)
         }
-        ast::Trigger::Dependency { dependency, message, args } => {
-            let Some(d) = p.ir.dependencies.iter().position(|d| d.name == dependency.name) else {
+        ast::Trigger::Dependency {
+            dependency,
+            message,
+            args,
+        } => {
+            let Some(d) =
+                p.ir.dependencies
+                    .iter()
+                    .position(|d| d.name == dependency.name)
+            else {
                 if !p.deps_resolved {
                     return None; // already reported
                 }
-                let diag = Diagnostic::error(dependency.span, format!("unknown dependency `{}`", dependency.name))
-                    .label("not declared under `dependencies:`");
-                let diag = did_you_mean(diag, &dependency.name, p.ir.dependencies.iter().map(|d| d.name.as_str()));
+                let diag = Diagnostic::error(
+                    dependency.span,
+                    format!("unknown dependency `{}`", dependency.name),
+                )
+                .label("not declared under `dependencies:`");
+                let diag = did_you_mean(
+                    diag,
+                    &dependency.name,
+                    p.ir.dependencies.iter().map(|d| d.name.as_str()),
+                );
                 let diag = if diag.help.is_none() {
-                    diag.help(format!("declare it: `dependencies: SomeProtocol {};`", dependency.name))
+                    diag.help(format!(
+                        "declare it: `dependencies: SomeProtocol {};`",
+                        dependency.name
+                    ))
                 } else {
                     diag
                 };
@@ -528,12 +666,21 @@ fn trigger<'a>(
             };
             let dep_proto = &all.get(p.ir.dependencies[d].protocol).ir;
             let Some(m) = dep_proto.message(&message.name) else {
-                let diag = Diagnostic::error(message.span, format!("unknown message `{}`", message.name))
-                    .label(format!("`{}` declares no such message", dep_proto.name));
-                cx.diags.push(did_you_mean(diag, &message.name, dep_proto.messages.iter().map(|m| m.name.as_str())));
+                let diag =
+                    Diagnostic::error(message.span, format!("unknown message `{}`", message.name))
+                        .label(format!("`{}` declares no such message", dep_proto.name));
+                cx.diags.push(did_you_mean(
+                    diag,
+                    &message.name,
+                    dep_proto.messages.iter().map(|m| m.name.as_str()),
+                ));
                 return None;
             };
-            let params = dep_proto.messages[m.0 as usize].params.iter().map(|p| p.ty).collect();
+            let params = dep_proto.messages[m.0 as usize]
+                .params
+                .iter()
+                .map(|p| p.ty)
+                .collect();
             (Label::Dep(d as u32, m), params, message, args)
         }
     };
@@ -541,24 +688,39 @@ fn trigger<'a>(
         && args.len() != params.len()
     {
         let declared: Vec<String> = match label {
-            Label::Own(m) => p.ir.messages[m.0 as usize].params.iter().map(|x| x.name.clone()).collect(),
-            Label::Dep(d, m) => all.get(p.ir.dependencies[d as usize].protocol).ir.messages[m.0 as usize]
+            Label::Own(m) => p.ir.messages[m.0 as usize]
+                .params
+                .iter()
+                .map(|x| x.name.clone())
+                .collect(),
+            Label::Dep(d, m) => all.get(p.ir.dependencies[d as usize].protocol).ir.messages
+                [m.0 as usize]
                 .params
                 .iter()
                 .map(|x| x.name.clone())
                 .collect(),
         };
-        let span = args.first().map_or(name.span, |a| a.span.to(args.last().map_or(a.span, |l| l.span)));
+        let span = args.first().map_or(name.span, |a| {
+            a.span.to(args.last().map_or(a.span, |l| l.span))
+        });
         let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
         cx.diags.push(
-            Diagnostic::error(span, format!(
-                "`{}` has {}, but {} bound here",
-                name.name,
-                plural(params.len(), "parameter"),
-                plural(args.len(), "name"),
-            ))
+            Diagnostic::error(
+                span,
+                format!(
+                    "`{}` has {}, but {} bound here",
+                    name.name,
+                    plural(params.len(), "parameter"),
+                    plural(args.len(), "name"),
+                ),
+            )
             .label("wrong number of arguments")
-            .help(format!("bind all of them, `{}({})`, or none, `{}`", name.name, declared.join(", "), name.name)),
+            .help(format!(
+                "bind all of them, `{}({})`, or none, `{}`",
+                name.name,
+                declared.join(", "),
+                name.name
+            )),
         );
         return None;
     }
@@ -584,9 +746,12 @@ fn check_binders(cx: &mut Context<'_>, args: &[ast::Ident], variables: &[(String
         seen.insert(&a.name, a.span);
         if variables.iter().any(|(v, _)| *v == a.name) {
             cx.diags.push(
-                Diagnostic::error(a.span, format!("argument `{}` has the name of a variable", a.name))
-                    .label("would hide the variable in the guard and actions")
-                    .help("rename the argument"),
+                Diagnostic::error(
+                    a.span,
+                    format!("argument `{}` has the name of a variable", a.name),
+                )
+                .label("would hide the variable in the guard and actions")
+                .help("rename the argument"),
             );
         }
     }
@@ -598,15 +763,28 @@ fn action(
     lookup: exprs::StateLookup<'_>,
     a: &ast::Action,
 ) -> Option<ir::Action> {
-    let Some(var) = scope.variables.iter().position(|(v, _)| *v == a.variable.name) else {
-        let is_arg = scope.binders.iter().any(|(b, _)| b.is_some_and(|b| b.name == a.variable.name));
+    let Some(var) = scope
+        .variables
+        .iter()
+        .position(|(v, _)| *v == a.variable.name)
+    else {
+        let is_arg = scope
+            .binders
+            .iter()
+            .any(|(b, _)| b.is_some_and(|b| b.name == a.variable.name));
         let d = if is_arg {
-            Diagnostic::error(a.variable.span, format!("cannot assign to argument `{}`", a.variable.name))
-                .label("arguments are read-only")
-                .help("declare a variable under `variables:` and assign that")
+            Diagnostic::error(
+                a.variable.span,
+                format!("cannot assign to argument `{}`", a.variable.name),
+            )
+            .label("arguments are read-only")
+            .help("declare a variable under `variables:` and assign that")
         } else {
-            let d = Diagnostic::error(a.variable.span, format!("unknown variable `{}`", a.variable.name))
-                .label("not declared under `variables:`");
+            let d = Diagnostic::error(
+                a.variable.span,
+                format!("unknown variable `{}`", a.variable.name),
+            )
+            .label("not declared under `variables:`");
             did_you_mean(d, &a.variable.name, scope.variables.iter().map(|(v, _)| *v))
         };
         cx.diags.push(d);
@@ -617,45 +795,80 @@ fn action(
     if a.op != ast::AssignOp::Set && !matches!(var_ty, Type::Int(_)) {
         let shown = cx.model.show_type(&var_ty);
         cx.diags.push(
-            Diagnostic::error(a.variable.span, format!("`{}` needs an integer variable", a.op.symbol()))
-                .label(format!("`{}` is a `{shown}`", a.variable.name)),
+            Diagnostic::error(
+                a.variable.span,
+                format!("`{}` needs an integer variable", a.op.symbol()),
+            )
+            .label(format!("`{}` is a `{shown}`", a.variable.name)),
         );
         return None;
     }
-    let want = if a.op == ast::AssignOp::Set { var_ty } else { Type::Int(ir::IntType::I64) };
+    let want = if a.op == ast::AssignOp::Set {
+        var_ty
+    } else {
+        Type::Int(ir::IntType::I64)
+    };
     if !assignable(want, ty) {
         let (w, g) = (cx.model.show_type(&want), cx.model.show_type(&ty));
         cx.diags.push(
             Diagnostic::error(a.value.span, "mismatched types")
                 .label(format!("expected `{w}`, found `{g}`"))
-                .with(a.variable.span, format!("`{}` is a `{}`", a.variable.name, cx.model.show_type(&var_ty))),
+                .with(
+                    a.variable.span,
+                    format!(
+                        "`{}` is a `{}`",
+                        a.variable.name,
+                        cx.model.show_type(&var_ty)
+                    ),
+                ),
         );
         return None;
     }
     if let (ir::Expr::Const(v), Type::Int(int), ast::AssignOp::Set) = (&value, var_ty, a.op) {
         check_range(cx, int, *v, a.value.span);
     }
-    Some(ir::Action { variable: var as u32, op: a.op, value })
+    Some(ir::Action {
+        variable: var as u32,
+        op: a.op,
+        value,
+    })
 }
 
 /// Resolves `dep in a.b` to a state of the dependency's protocol.
-fn dep_state(all: &Protocols<'_>, me: &ir::Protocol, dep: usize, path: &[ast::Ident]) -> Result<StateId, Diagnostic> {
+fn dep_state(
+    all: &Protocols<'_>,
+    me: &ir::Protocol,
+    dep: usize,
+    path: &[ast::Ident],
+) -> Result<StateId, Diagnostic> {
     let proto = &all.get(me.dependencies[dep].protocol).ir;
     let mut found: Option<StateId> = None;
     for name in path {
         let Some(s) = proto.state_named(&name.name) else {
             let d = Diagnostic::error(name.span, format!("unknown state `{}`", name.name))
                 .label(format!("`{}` has no such state", proto.name));
-            return Err(did_you_mean(d, &name.name, proto.states.iter().map(|s| s.name.as_str())));
+            return Err(did_you_mean(
+                d,
+                &name.name,
+                proto.states.iter().map(|s| s.name.as_str()),
+            ));
         };
         if path.len() == 1 {
             return Ok(s);
         }
         if proto.state(s).parent != found {
-            let parent = found.map_or("the top level".to_string(), |f| format!("`{}`", proto.state(f).name));
-            return Err(Diagnostic::error(name.span, format!("`{}` is not a sub-state of {parent}", name.name))
-                .label("wrong path")
-                .help(format!("the full path is `{}`; a bare state name also works", proto.path(s))));
+            let parent = found.map_or("the top level".to_string(), |f| {
+                format!("`{}`", proto.state(f).name)
+            });
+            return Err(Diagnostic::error(
+                name.span,
+                format!("`{}` is not a sub-state of {parent}", name.name),
+            )
+            .label("wrong path")
+            .help(format!(
+                "the full path is `{}`; a bare state name also works",
+                proto.path(s)
+            )));
         }
         found = Some(s);
     }

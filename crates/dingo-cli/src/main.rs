@@ -1,0 +1,47 @@
+//! `dingo`: the command-line front door of the toolkit.
+//!
+//! ```text
+//! dingo spec check PATH...          check specs, print diagnostics (exit 1 on errors)
+//! dingo spec graph PATH... [...]    draw statecharts as Graphviz DOT or SVG
+//! dingo spec show  PATH... [...]    print states, messages, alphabets, spawn points
+//! dingo bench tingu [--json]        time the checker on the library and a 10k-state spec
+//! ```
+
+mod bench;
+mod spec;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Tools for writing reliable device drivers: Tingu protocol specs, and more.
+#[derive(Parser)]
+#[command(name = "dingo", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Work with Tingu protocol specifications.
+    #[command(subcommand)]
+    Spec(spec::SpecCommand),
+    /// Run a benchmark (each compares against a baseline measured in the same run).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Spec(cmd) => spec::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
