@@ -1,0 +1,202 @@
+//! The `dingo` command end to end: exit codes, output, and every spec of the
+//! library rendered by Graphviz.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .to_path_buf()
+}
+
+fn dingo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dingo"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn have_dot() -> bool {
+    let found = Command::new("dot").arg("-V").output().is_ok();
+    if !found && std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("Graphviz `dot` is required under CI (cargo xtask test installs it)");
+    }
+    found
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dingo-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_spec_library_checks_clean() {
+    let out = dingo(&["spec", "check", "specs", "--color", "never"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).starts_with("ok:"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stdout).contains("0 warnings"),
+        "the library must be warning-free: {}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn errors_exit_1_warnings_exit_0() {
+    let dir = temp_dir("codes");
+    let bad = dir.join("bad.tingu");
+    std::fs::write(
+        &bad,
+        "protocol P { messages: in a(); states: initial state s { ?b -> s; } }",
+    )
+    .unwrap();
+    let out = dingo(&["spec", "check", bad.to_str().unwrap(), "--color", "never"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("unknown message `b`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let warn = dir.join("warn.tingu");
+    std::fs::write(
+        &warn,
+        "protocol P { messages: in a(); in b(); states: initial state s { ?a -> s; } }",
+    )
+    .unwrap();
+    let out = dingo(&["spec", "check", warn.to_str().unwrap(), "--color", "never"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("message `b` is never legal"));
+    let out = dingo(&["spec", "check", warn.to_str().unwrap(), "--short"]);
+    assert!(
+        text(&out.stderr).contains("warn.tingu:1:"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn unreadable_paths_are_clear_errors() {
+    let out = dingo(&["spec", "check", "no/such/file.tingu"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot read `no/such/file.tingu`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = dingo(&["spec", "graph", "specs", "--protocol", "Nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no protocol named `Nope`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn every_spec_renders_to_svg() {
+    if !have_dot() {
+        eprintln!("skipped: Graphviz `dot` is not installed");
+        return;
+    }
+    let dir = temp_dir("svg");
+    let out = dingo(&[
+        "spec",
+        "graph",
+        "specs",
+        "--format",
+        "svg",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{}",
+            path.display()
+        );
+        count += 1;
+    }
+    assert!(
+        count >= 10,
+        "expected a diagram per protocol and component, got {count}"
+    );
+    // Graphviz warnings (bad clusters, unknown attributes) would show on stderr.
+    assert!(
+        !text(&out.stderr).contains("Warning"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn dot_output_has_clusters_markers_timeouts_and_guards() {
+    let out = dingo(&["spec", "graph", "specs", "--protocol", "PowerManagement"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dot = text(&out.stdout);
+    assert!(
+        dot.contains("subgraph \"cluster_"),
+        "super-states are clusters"
+    );
+    assert!(dot.contains("shape=point"), "initial markers");
+    assert!(dot.contains("shape=doublecircle"), "final markers");
+    assert!(dot.contains("[2s]"), "timeouts in state labels");
+    assert!(
+        dot.contains("[level &gt; D0]") || dot.contains("[level > D0]"),
+        "guards on arrows:\n{dot}"
+    );
+}
+
+#[test]
+fn show_lists_states_alphabet_and_spawn_points() {
+    let out = dingo(&[
+        "spec",
+        "show",
+        "specs",
+        "--protocol",
+        "USBInterfaceClient",
+        "--component",
+        "asix",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("spawns a USBPipeClient subport"), "{s}");
+    assert!(s.contains("alphabet:"), "{s}");
+    assert!(s.contains("component asix"), "{s}");
+    assert!(s.contains("usb.pipeOpen: USBPipeClient (subport"), "{s}");
+}
+
+#[test]
+fn bad_arguments_are_rejected() {
+    let out = dingo(&["spec", "check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = dingo(&["spec", "graph", "specs", "--format", "png"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("invalid value 'png'"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,0 +1,172 @@
+//! Project automation, in Rust rather than shell (as rust-analyzer does).
+//!
+//! * `cargo xtask test`: installs the Debian packages the tests need when
+//!   they are missing, then runs formatting, lints and the whole test suite.
+//!   Under `CI=true` nothing may be skipped.
+//! * `cargo xtask demo`: checks the spec library, draws every protocol and
+//!   component as SVG, and prints the AX88772 driver's component.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Debian packages the test suite uses, with a command that shows each is there.
+const PACKAGES: &[(&str, &str)] = &[("graphviz", "dot")];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&root),
+        Some("demo") => demo(&root),
+        Some("deps") => install_packages(),
+        _ => {
+            eprintln!("usage: cargo xtask <test|demo|deps>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn have(command: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {command} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn run(root: &Path, program: &str, args: &[&str]) -> Result<(), String> {
+    eprintln!("xtask: $ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
+    }
+}
+
+/// Installs missing Debian packages with apt-get (refreshing the index once if needed).
+fn install_packages() -> Result<(), String> {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .filter(|(_, cmd)| !have(cmd))
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !have("apt-get") {
+        return Err(format!(
+            "missing packages {missing:?} and no apt-get to install them"
+        ));
+    }
+    eprintln!("xtask: installing {}", missing.join(" "));
+    let install = |update_first: bool| {
+        let mut script = String::from("export DEBIAN_FRONTEND=noninteractive; ");
+        if update_first {
+            script.push_str("apt-get update -qq && ");
+        }
+        script.push_str(&format!(
+            "apt-get install -y -qq {} >/dev/null",
+            missing.join(" ")
+        ));
+        Command::new("sh")
+            .args(["-c", &script])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !install(false) && !install(true) {
+        return Err(format!("apt-get could not install {}", missing.join(" ")));
+    }
+    Ok(())
+}
+
+fn test(root: &Path) -> Result<(), String> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if let Err(e) = install_packages() {
+        if ci {
+            return Err(e);
+        }
+        eprintln!("xtask: warning: {e}; tests that need them will fail");
+    }
+    run(root, "cargo", &["fmt", "--all", "--check"])?;
+    run(
+        root,
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    run(root, "cargo", &["test", "--workspace", "--all-targets"])?;
+    run(root, "cargo", &["test", "--workspace", "--doc"])?;
+    // The benchmark is also a test: it fails when a target is missed.
+    run(
+        root,
+        "cargo",
+        &[
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "dingo-cli",
+            "--",
+            "bench",
+            "tingu",
+        ],
+    )?;
+    eprintln!("xtask: all tests passed");
+    Ok(())
+}
+
+fn demo(root: &Path) -> Result<(), String> {
+    let _ = install_packages();
+    let dingo = ["run", "-q", "--release", "-p", "dingo-cli", "--"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        dingo.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    let call = |extra: &[&str]| {
+        let args = with(extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(root, "cargo", &refs)
+    };
+    call(&["spec", "check", "specs"])?;
+    call(&["spec", "show", "specs", "--component", "asix"])?;
+    if have("dot") {
+        call(&[
+            "spec",
+            "graph",
+            "specs",
+            "--format",
+            "svg",
+            "-o",
+            "target/diagrams",
+        ])?;
+        eprintln!("xtask: open target/diagrams/*.svg to see the statecharts");
+    } else {
+        call(&["spec", "graph", "specs", "-o", "target/diagrams"])?;
+        eprintln!("xtask: Graphviz is not installed; wrote DOT files to target/diagrams");
+    }
+    Ok(())
+}
