@@ -3,5 +3,7 @@
 pub mod ast;
 pub mod lexer;
 pub mod parser;
+pub mod printer;
 
 pub use parser::parse;
+pub use printer::print;

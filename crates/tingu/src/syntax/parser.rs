@@ -41,6 +41,11 @@ const ITEM_KEYWORDS: &[&str] = &[
 ];
 const SECTIONS: &[&str] = &["dependencies", "messages", "variables", "states"];
 
+/// How deeply states, parentheses and prefix operators may nest (together).
+/// The parser recurses on each level, so without a limit deeply nested input
+/// would overflow the stack.
+const MAX_NESTING: usize = 128;
+
 /// Parses one file. Syntax errors go to the returned diagnostics; the tree
 /// holds everything that could be understood.
 pub fn parse(file: FileId, text: &str) -> (File, Diagnostics) {
@@ -49,6 +54,7 @@ pub fn parse(file: FileId, text: &str) -> (File, Diagnostics) {
         tokens: lex(file, text),
         pos: 0,
         diags: Diagnostics::new(),
+        depth: 0,
     };
     let file = parser.file();
     (file, parser.diags)
@@ -64,6 +70,8 @@ struct Parser<'a> {
     tokens: Vec<Token>,
     pos: usize,
     diags: Diagnostics,
+    /// Current nesting of states, parentheses and prefix operators.
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -247,6 +255,30 @@ impl<'a> Parser<'a> {
         } else {
             self.expected(what)
         }
+    }
+
+    /// Reports nesting deeper than [`MAX_NESTING`] at the current token.
+    fn too_deep<T>(&mut self) -> PResult<T> {
+        let t = self.peek();
+        self.diags.push(
+            Diagnostic::error(t.span, "nesting too deep")
+                .label("nesting limit reached here")
+                .note(format!(
+                    "states, parentheses and prefix operators nest at most {MAX_NESTING} levels deep"
+                )),
+        );
+        Err(Recover)
+    }
+
+    /// Runs `f` one nesting level deeper, or reports [`Parser::too_deep`].
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Parser<'a>) -> PResult<T>) -> PResult<T> {
+        if self.depth >= MAX_NESTING {
+            return self.too_deep();
+        }
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        result
     }
 
     // ---- recovery ---------------------------------------------------------
@@ -573,6 +605,11 @@ impl<'a> Parser<'a> {
         if !self.eat_word("state") {
             return self.expected("`state`");
         }
+        if self.depth >= MAX_NESTING {
+            // `state` is consumed, so the caller's recovery skips the rest
+            // of this state, body and all.
+            return self.too_deep();
+        }
         let name = self.ident("a state name")?;
         let timeout = if self.eat(TokenKind::LBracket) {
             let d = self.duration()?;
@@ -594,6 +631,7 @@ impl<'a> Parser<'a> {
         }
         self.expect(TokenKind::LBrace)?;
         let mut body = Vec::new();
+        self.depth += 1;
         while !self.at(TokenKind::RBrace) && !self.at(TokenKind::Eof) {
             if self.at_section() {
                 break;
@@ -615,6 +653,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        self.depth -= 1;
         let end = self.expect(TokenKind::RBrace)?;
         Ok(State {
             docs,
@@ -679,42 +718,32 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The value of a decimal or `0x` literal (`_` separators allowed), at
+    /// most `i64::MAX`.
     fn int_value(&mut self, text: &str, span: Span) -> PResult<u64> {
         let clean: String = text.chars().filter(|&c| c != '_').collect();
-        let parsed = if let Some(hex) = clean
+        let (digits, radix) = match clean
             .strip_prefix("0x")
             .or_else(|| clean.strip_prefix("0X"))
         {
-            u64::from_str_radix(hex, 16)
-        } else {
-            clean.parse::<u64>()
+            Some(hex) => (hex, 16),
+            None => (clean.as_str(), 10),
         };
-        match parsed {
-            Ok(v) if v <= i64::MAX as u64 => Ok(v),
-            Ok(_) | Err(_) if !clean.is_empty() && clean != "0x" && clean != "0X" => {
-                let bad_digit = parsed.is_err()
-                    && !matches!(
-                        parsed.as_ref().map_err(|e| e.kind().clone()),
-                        Err(std::num::IntErrorKind::PosOverflow)
-                    );
-                let message = if bad_digit {
-                    "malformed integer literal"
-                } else {
-                    "integer literal too large"
-                };
-                self.diags.push(
-                    Diagnostic::error(span, message)
-                        .label(if bad_digit { "not a number" } else { "does not fit in 63 bits" })
-                        .note("integers in Tingu are 64-bit signed, so literals go up to 9223372036854775807"),
-                );
-                Err(Recover)
+        let diagnostic = if digits.is_empty() {
+            Diagnostic::error(span, "malformed integer literal").label("no digits")
+        } else if !digits.chars().all(|c| c.is_digit(radix)) {
+            Diagnostic::error(span, "malformed integer literal").label("not a number")
+        } else {
+            // Nothing but digits: the only way left to fail is overflow.
+            match u64::from_str_radix(digits, radix) {
+                Ok(v) if v <= i64::MAX as u64 => return Ok(v),
+                _ => Diagnostic::error(span, "integer literal too large")
+                    .label("does not fit in 63 bits")
+                    .note("integers in Tingu are 64-bit signed, so literals go up to 9223372036854775807"),
             }
-            _ => {
-                self.diags
-                    .push(Diagnostic::error(span, "malformed integer literal").label("no digits"));
-                Err(Recover)
-            }
-        }
+        };
+        self.diags.push(diagnostic);
+        Err(Recover)
     }
 
     fn transition(&mut self) -> PResult<Transition> {
@@ -901,7 +930,7 @@ impl<'a> Parser<'a> {
             _ => return self.primary(),
         };
         self.bump();
-        let operand = self.unary()?;
+        let operand = self.nested(Parser::unary)?;
         let span = t.span.to(operand.span);
         Ok(Expr {
             kind: ExprKind::Unary(op, Box::new(operand)),
@@ -922,7 +951,7 @@ impl<'a> Parser<'a> {
             }
             TokenKind::LParen => {
                 self.bump();
-                let inner = self.expr()?;
+                let inner = self.nested(Parser::expr)?;
                 let end = self.expect(TokenKind::RParen)?;
                 Ok(Expr {
                     kind: inner.kind,
