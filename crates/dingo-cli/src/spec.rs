@@ -372,7 +372,7 @@ fn show_protocol(model: &Model, p: &Protocol, out: &mut String) {
             marks.push("final".to_string());
         }
         if let Some(t) = s.timeout_us {
-            marks.push(format!("timeout {}", format_us(t)));
+            marks.push(format!("timeout {}", tingu::ir::format_micros(t)));
         }
         let marks = if marks.is_empty() {
             String::new()
@@ -405,16 +405,6 @@ fn show_protocol(model: &Model, p: &Protocol, out: &mut String) {
         }
     }
     let _ = writeln!(out);
-}
-
-fn format_us(us: u64) -> String {
-    if us % 1_000_000 == 0 {
-        format!("{}s", us / 1_000_000)
-    } else if us % 1000 == 0 {
-        format!("{}ms", us / 1000)
-    } else {
-        format!("{us}us")
-    }
 }
 
 fn show_component(model: &Model, c: &tingu::ir::Component, out: &mut String) {

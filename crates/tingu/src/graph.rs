@@ -59,16 +59,6 @@ fn color(p: &Protocol, trigger: Trigger) -> &'static str {
     }
 }
 
-fn timeout_text(us: u64) -> String {
-    if us % 1_000_000 == 0 {
-        format!("{}s", us / 1_000_000)
-    } else if us % 1_000 == 0 {
-        format!("{}ms", us / 1_000)
-    } else {
-        format!("{us}us")
-    }
-}
-
 /// The DOT source of one protocol's statechart.
 pub fn protocol_dot(model: &Model, p: &Protocol) -> String {
     let mut out = String::new();
@@ -190,7 +180,7 @@ fn state(p: &Protocol, s: StateId, depth: usize, out: &mut String) {
     let pad = "  ".repeat(depth);
     let timeout = st
         .timeout_us
-        .map(|t| format!(" [{}]", timeout_text(t)))
+        .map(|t| format!(" [{}]", crate::ir::format_micros(t)))
         .unwrap_or_default();
     let tooltip = quoted(&st.docs.join(" "));
     if st.is_final {

@@ -53,7 +53,10 @@ pub struct Model {
 impl Model {
     /// A protocol by name.
     pub fn protocol(&self, name: &str) -> Option<ProtocolId> {
-        self.protocols.iter().position(|p| p.name == name).map(|i| ProtocolId(i as u32))
+        self.protocols
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| ProtocolId(i as u32))
     }
 
     /// A component by name.
@@ -378,9 +381,10 @@ impl Expr {
             Expr::Var(i) => var(*i),
             Expr::Arg(i) => arg(*i),
             Expr::InState(d, s) => in_state(*d, *s) as i64,
-            Expr::Unary(UnaryOp::Neg, e) => {
-                e.eval(var, arg, in_state)?.checked_neg().ok_or(EvalError::Overflow)?
-            }
+            Expr::Unary(UnaryOp::Neg, e) => e
+                .eval(var, arg, in_state)?
+                .checked_neg()
+                .ok_or(EvalError::Overflow)?,
             Expr::Unary(UnaryOp::Not, e) => (e.eval(var, arg, in_state)? == 0) as i64,
             Expr::Binary(op, a, b) => {
                 let a = a.eval(var, arg, in_state)?;
@@ -419,17 +423,26 @@ impl Protocol {
 
     /// A state by name.
     pub fn state_named(&self, name: &str) -> Option<StateId> {
-        self.states.iter().position(|s| s.name == name).map(|i| StateId(i as u32))
+        self.states
+            .iter()
+            .position(|s| s.name == name)
+            .map(|i| StateId(i as u32))
     }
 
     /// A message by name.
     pub fn message(&self, name: &str) -> Option<MessageId> {
-        self.messages.iter().position(|m| m.name == name).map(|i| MessageId(i as u32))
+        self.messages
+            .iter()
+            .position(|m| m.name == name)
+            .map(|i| MessageId(i as u32))
     }
 
     /// The alphabet entry for a label, if the protocol names it.
     pub fn label(&self, label: Label) -> Option<LabelId> {
-        self.labels.iter().position(|l| *l == label).map(|i| LabelId(i as u32))
+        self.labels
+            .iter()
+            .position(|l| *l == label)
+            .map(|i| LabelId(i as u32))
     }
 
     /// `state`, its parent, ..., the top-level state.
@@ -444,7 +457,10 @@ impl Protocol {
 
     /// `Top.mid.leaf`: the dotted path of a state from the top level.
     pub fn path(&self, state: StateId) -> String {
-        let mut names: Vec<&str> = self.ancestors(state).map(|s| self.state(s).name.as_str()).collect();
+        let mut names: Vec<&str> = self
+            .ancestors(state)
+            .map(|s| self.state(s).name.as_str())
+            .collect();
         names.reverse();
         names.join(".")
     }
@@ -459,7 +475,9 @@ impl Protocol {
 
     /// The transitions to try, in priority order, when `label` arrives in `leaf`.
     pub fn candidates(&self, leaf: StateId, label: LabelId) -> &[TransitionId] {
-        let Some(li) = self.state(leaf).leaf_index else { return &[] };
+        let Some(li) = self.state(leaf).leaf_index else {
+            return &[];
+        };
         let i = li as usize * self.labels.len() + label.0 as usize;
         &self.entries[self.table[i] as usize..self.table[i + 1] as usize]
     }
@@ -473,7 +491,11 @@ impl Protocol {
             }
             Label::Dep(d, m) => {
                 let dep = &self.dependencies[d as usize];
-                format!("{}.{}", dep.name, model.proto(dep.protocol).messages[m.0 as usize].name)
+                format!(
+                    "{}.{}",
+                    dep.name,
+                    model.proto(dep.protocol).messages[m.0 as usize].name
+                )
             }
         }
     }
@@ -586,6 +608,20 @@ impl Component {
 
     /// A declared port by name.
     pub fn port(&self, name: &str) -> Option<KindId> {
-        self.kinds[..self.port_count].iter().position(|k| k.name == name).map(|i| KindId(i as u32))
+        self.kinds[..self.port_count]
+            .iter()
+            .position(|k| k.name == name)
+            .map(|i| KindId(i as u32))
+    }
+}
+
+/// A duration in microseconds as a spec writes it: `2s`, `250ms`, `50us`.
+pub fn format_micros(us: u64) -> String {
+    if us.is_multiple_of(1_000_000) {
+        format!("{}s", us / 1_000_000)
+    } else if us.is_multiple_of(1_000) {
+        format!("{}ms", us / 1_000)
+    } else {
+        format!("{us}us")
     }
 }

@@ -67,8 +67,8 @@ pub struct Shape {
 pub fn protocol(rng: &mut Rng, shape: &Shape) -> String {
     let mut s = String::new();
     let messages = shape.messages.max(2);
-    let dir = |i: usize| if i % 2 == 0 { "in" } else { "out" };
-    let sigil = |i: usize| if i % 2 == 0 { "?" } else { "!" };
+    let dir = |i: usize| if i.is_multiple_of(2) { "in" } else { "out" };
+    let sigil = |i: usize| if i.is_multiple_of(2) { "?" } else { "!" };
     let _ = writeln!(
         s,
         "/// A generated protocol with {} leaf states.",

@@ -269,8 +269,8 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
             continue;
         }
         // Listeners: who synchronises on each message of each kind.
-        for k in 0..kinds.len() {
-            kinds[k].listeners = vec![Vec::new(); protos.get(kinds[k].protocol).ir.messages.len()];
+        for kind in &mut kinds {
+            kind.listeners = vec![Vec::new(); protos.get(kind.protocol).ir.messages.len()];
         }
         for k in 0..kinds.len() {
             let proto = &protos.get(kinds[k].protocol).ir;
