@@ -11,5 +11,10 @@ fn main() {
     let checked = tingu::check(&lib);
     diags.extend(checked.diagnostics);
     print!("{}", diags.render(&lib.sources, false));
-    println!("{} errors, {} warnings, model: {}", diags.error_count(), diags.warning_count(), checked.model.is_some());
+    println!(
+        "{} errors, {} warnings, model: {}",
+        diags.error_count(),
+        diags.warning_count(),
+        checked.model.is_some()
+    );
 }

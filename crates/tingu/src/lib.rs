@@ -16,8 +16,8 @@ pub mod graph;
 pub mod ir;
 pub mod library;
 pub mod span;
-pub mod synth;
 pub mod syntax;
+pub mod synth;
 
 pub use check::{Checked, check};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};

@@ -50,7 +50,8 @@ struct Disk;
 impl Reader for Disk {
     fn read(&self, path: &Path) -> Result<String, String> {
         let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-        String::from_utf8(bytes).map_err(|e| format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
+        String::from_utf8(bytes)
+            .map_err(|e| format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
     }
 }
 
@@ -58,7 +59,10 @@ struct Memory(HashMap<PathBuf, String>);
 
 impl Reader for Memory {
     fn read(&self, path: &Path) -> Result<String, String> {
-        self.0.get(path).cloned().ok_or_else(|| "no such file".to_string())
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| "no such file".to_string())
     }
 }
 
@@ -76,7 +80,10 @@ impl Library {
                     reason: e.to_string(),
                 })?;
                 if found.is_empty() {
-                    return Err(LoadError { path: path.clone(), reason: "no .tingu files in this folder".into() });
+                    return Err(LoadError {
+                        path: path.clone(),
+                        reason: "no .tingu files in this folder".into(),
+                    });
                 }
                 found.sort();
                 roots.extend(found);
@@ -86,7 +93,10 @@ impl Library {
         }
         for root in &roots {
             if let Err(reason) = Disk.read(root) {
-                return Err(LoadError { path: root.clone(), reason });
+                return Err(LoadError {
+                    path: root.clone(),
+                    reason,
+                });
             }
         }
         Ok(Library::load_with(&Disk, &roots))
@@ -95,8 +105,10 @@ impl Library {
     /// Loads in-memory sources `(name, text)`; imports resolve among them.
     /// Every source is a root.
     pub fn from_sources(sources: &[(&str, &str)]) -> (Library, Diagnostics) {
-        let map: HashMap<PathBuf, String> =
-            sources.iter().map(|(n, t)| (normalize(Path::new(n)), t.to_string())).collect();
+        let map: HashMap<PathBuf, String> = sources
+            .iter()
+            .map(|(n, t)| (normalize(Path::new(n)), t.to_string()))
+            .collect();
         let roots: Vec<PathBuf> = sources.iter().map(|(n, _)| PathBuf::from(n)).collect();
         Library::load_with(&Memory(map), &roots)
     }
@@ -128,7 +140,13 @@ impl Library {
             queue.push(id);
         }
         while let Some(id) = queue.pop() {
-            let base = lib.sources.file(id).path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let base = lib
+                .sources
+                .file(id)
+                .path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
             let imports: Vec<ast::Import> = lib.files[id.0 as usize]
                 .items
                 .iter()
@@ -152,9 +170,12 @@ impl Library {
                         }
                         Err(reason) => {
                             diags.push(
-                                Diagnostic::error(import.path_span, format!("cannot import `{}`", import.path))
-                                    .label(reason)
-                                    .note("import paths are relative to the importing file"),
+                                Diagnostic::error(
+                                    import.path_span,
+                                    format!("cannot import `{}`", import.path),
+                                )
+                                .label(reason)
+                                .note("import paths are relative to the importing file"),
                             );
                             continue;
                         }
@@ -162,7 +183,8 @@ impl Library {
                 };
                 if target == id {
                     diags.push(
-                        Diagnostic::warning(import.path_span, "a file imports itself").label("this is this file"),
+                        Diagnostic::warning(import.path_span, "a file imports itself")
+                            .label("this is this file"),
                     );
                 } else {
                     direct[id.0 as usize].push(target);
@@ -212,7 +234,10 @@ impl Library {
 
     /// Every file with its id.
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &ast::File)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(i as u32), f))
     }
 }
 
@@ -265,6 +290,9 @@ mod tests {
     #[test]
     fn missing_import_is_a_diagnostic() {
         let (_, diags) = Library::from_source("a.tingu", "import \"nope.tingu\";");
-        assert_eq!(diags.iter().next().unwrap().message, "cannot import `nope.tingu`");
+        assert_eq!(
+            diags.iter().next().unwrap().message,
+            "cannot import `nope.tingu`"
+        );
     }
 }
