@@ -462,16 +462,13 @@ impl<'a> Parser<'a> {
         let mut seen: Vec<&str> = Vec::new();
         while !self.at(TokenKind::RBrace) && !self.at(TokenKind::Eof) {
             if !self.at_section() {
-                let r: PResult<()> = self.expected(
+                let _: PResult<()> = self.expected(
                     "a section (`dependencies:`, `messages:`, `variables:` or `states:`)",
                 );
-                let _ = r;
+                let before = self.pos;
                 self.recover_member();
-                if !self.at_section() && self.at(TokenKind::RBrace) {
-                    break;
-                }
-                if !self.at_section() {
-                    // A state or similar outside `states:`: skip it whole.
+                if self.pos == before {
+                    // Stopped at a state keyword: skip that state whole.
                     self.bump();
                     self.recover_member();
                 }
@@ -519,11 +516,25 @@ impl<'a> Parser<'a> {
                 ),
                 _ => {
                     let mut states = protocol.states.take().unwrap_or_default();
-                    while self.at_state_start() {
+                    while !self.at(TokenKind::RBrace)
+                        && !self.at(TokenKind::Eof)
+                        && !self.at_section()
+                    {
                         let docs = self.docs();
-                        match self.state(docs) {
+                        let before = self.pos;
+                        let state = if self.at_state_start() {
+                            self.state(docs)
+                        } else {
+                            self.expected("a state (`state`, `initial state` or `final state`)")
+                        };
+                        match state {
                             Ok(s) => states.push(s),
-                            Err(Recover) => self.recover_member(),
+                            Err(Recover) => {
+                                self.recover_member();
+                                if self.pos == before {
+                                    self.bump();
+                                }
+                            }
                         }
                     }
                     protocol.states = Some(states);
@@ -1128,5 +1139,34 @@ mod tests {
             panic!("{:?}", c.value)
         };
         assert!(matches!(lhs.kind, ExprKind::Binary(BinaryOp::And, _, _)));
+    }
+}
+
+#[cfg(test)]
+mod recovery_tests {
+    use super::*;
+
+    #[test]
+    fn a_stray_member_in_states_does_not_swallow_the_next_state() {
+        let (file, diags) = parse(
+            FileId(0),
+            "protocol P { messages: in a(); states: initial state s { ?a -> t; } ?x; state t { ?a -> s; } }",
+        );
+        let msgs: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec!["expected a state (`state`, `initial state` or `final state`), found `?`"]
+        );
+        let Item::Protocol(p) = &file.items[0] else {
+            panic!()
+        };
+        let names: Vec<&str> = p
+            .states
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|s| s.name.name.as_str())
+            .collect();
+        assert_eq!(names, vec!["s", "t"]);
     }
 }
