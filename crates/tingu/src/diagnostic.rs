@@ -113,7 +113,20 @@ impl Diagnostic {
             Severity::Error => ReportKind::Error,
             Severity::Warning => ReportKind::Warning,
         };
-        let mut primary = ALabel::new((id(self.span), self.span.range())).with_order(0);
+        // Labels in source order: ariadne starts a new snippet (headed by the
+        // primary location) whenever a label comes before the previous one,
+        // which would put a `file:12:9` header over line 10.
+        let mut by_position: Vec<(Span, usize)> = std::iter::once(self.span)
+            .chain(self.secondary.iter().map(|l| l.span))
+            .enumerate()
+            .map(|(i, s)| (s, i))
+            .collect();
+        by_position.sort_by_key(|(s, i)| (s.file, s.start, *i));
+        let mut order = vec![0i32; by_position.len()];
+        for (rank, (_, i)) in by_position.iter().enumerate() {
+            order[*i] = rank as i32;
+        }
+        let mut primary = ALabel::new((id(self.span), self.span.range())).with_order(order[0]);
         if !self.label.is_empty() {
             primary = primary.with_message(&self.label);
         }
@@ -134,7 +147,7 @@ impl Diagnostic {
         for (i, extra) in self.secondary.iter().enumerate() {
             let mut label = ALabel::new((id(extra.span), extra.span.range()))
                 .with_message(&extra.message)
-                .with_order(i as i32 + 1);
+                .with_order(order[i + 1]);
             if color {
                 label = label.with_color(ariadne::Color::Blue);
             }

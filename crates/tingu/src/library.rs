@@ -5,7 +5,7 @@
 //! `import` are relative to the importing file.
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::span::{FileId, SourceMap};
+use crate::span::{FileId, SourceMap, Span};
 use crate::syntax::{ast, parse};
 use std::collections::HashMap;
 use std::fmt;
@@ -20,6 +20,10 @@ pub struct Library {
     pub files: Vec<ast::File>,
     /// The files given by the user (not only imported), in order.
     pub roots: Vec<FileId>,
+    /// Where loading found errors (syntax errors, failed imports). The
+    /// trees are then partial, so checking produces no model, and skips
+    /// the analyses of protocols that contain one of these spans.
+    pub load_errors: Vec<Span>,
     visible: Vec<Vec<FileId>>,
 }
 
@@ -49,7 +53,10 @@ struct Disk;
 
 impl Reader for Disk {
     fn read(&self, path: &Path) -> Result<String, String> {
-        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            _ => e.to_string(),
+        })?;
         String::from_utf8(bytes)
             .map_err(|e| format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
     }
@@ -174,7 +181,7 @@ impl Library {
                                     import.path_span,
                                     format!("cannot import `{}`", import.path),
                                 )
-                                .label(reason)
+                                .label(format!("{reason}: `{}`", key.display()))
                                 .note("import paths are relative to the importing file"),
                             );
                             continue;
@@ -210,6 +217,11 @@ impl Library {
                 out.sort();
                 out
             })
+            .collect();
+        lib.load_errors = diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.span)
             .collect();
         (lib, diags)
     }

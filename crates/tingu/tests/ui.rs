@@ -20,7 +20,9 @@ struct Expect {
 fn annotations(text: &str) -> Vec<Expect> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let Some(pos) = line.find("//~") else { continue };
+        let Some(pos) = line.find("//~") else {
+            continue;
+        };
         let mut rest = &line[pos + 3..];
         let mut target = i + 1;
         while let Some(r) = rest.strip_prefix('^') {
@@ -35,7 +37,11 @@ fn annotations(text: &str) -> Vec<Expect> {
         } else {
             panic!("line {}: bad annotation `{rest}`", i + 1);
         };
-        out.push(Expect { line: target, severity, text: text.trim().to_string() });
+        out.push(Expect {
+            line: target,
+            severity,
+            text: text.trim().to_string(),
+        });
     }
     out
 }
@@ -52,9 +58,16 @@ fn run_case(path: &Path) -> Result<(), String> {
     let mut problems = Vec::new();
     let mut used = vec![false; expects.len()];
     for d in diags.sorted() {
-        let (line, _) = lib.sources.file(d.span.file).line_col(d.span.start as usize);
+        let (line, _) = lib
+            .sources
+            .file(d.span.file)
+            .line_col(d.span.start as usize);
         let found = expects.iter().enumerate().position(|(i, e)| {
-            !used[i] && d.span.file.0 == 0 && e.line == line && e.severity == d.severity && d.message.contains(&e.text)
+            !used[i]
+                && d.span.file.0 == 0
+                && e.line == line
+                && e.severity == d.severity
+                && d.message.contains(&e.text)
         });
         match found {
             Some(i) => used[i] = true,
@@ -63,7 +76,10 @@ fn run_case(path: &Path) -> Result<(), String> {
     }
     for (e, used) in expects.iter().zip(&used) {
         if !used {
-            problems.push(format!("missing: line {}: {} containing `{}`", e.line, e.severity, e.text));
+            problems.push(format!(
+                "missing: line {}: {} containing `{}`",
+                e.line, e.severity, e.text
+            ));
         }
     }
     if checked.model.is_some() == diags.has_errors() {
@@ -83,7 +99,11 @@ fn run_case(path: &Path) -> Result<(), String> {
             Err(_) => problems.push(format!("{} is missing; run with BLESS=1", stderr.display())),
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
 #[test]
@@ -99,11 +119,26 @@ fn ui() {
     for case in &cases {
         // Cargo runs tests from the package root: a relative path keeps
         // machine paths out of the `.stderr` files.
-        let rel = case.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(case);
+        let rel = case
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap_or(case);
         if let Err(e) = run_case(rel) {
-            failures.push(format!("== {}\n{e}", case.file_name().unwrap().to_string_lossy()));
+            failures.push(format!(
+                "== {}\n{e}",
+                case.file_name().unwrap().to_string_lossy()
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} UI cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
-    assert!(cases.len() >= 30, "expected at least 30 UI cases, found {}", cases.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} UI cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    assert!(
+        cases.len() >= 30,
+        "expected at least 30 UI cases, found {}",
+        cases.len()
+    );
 }

@@ -136,7 +136,7 @@ fn structure(cx: &mut Context<'_>, data: &ProtoData<'_>) {
             stuck[li] = true;
             cx.diags.push(
                 Diagnostic::warning(st.span, format!("state `{}` can never be left", st.name))
-                    .label("it has only internal transitions")
+                    .label("no transition leads out of it")
                     .help("add a transition to another state, or make it `final` if the protocol ends here"),
             );
         }
@@ -261,8 +261,8 @@ fn determinism(cx: &mut Context<'_>, protos: &Protocols<'_>, data: &ProtoData<'_
                             b.span,
                             "two transitions with the same trigger and no guard",
                         )
-                        .label("this one")
-                        .with(a.span, "and this one")
+                        .label("second transition")
+                        .with(a.span, "first transition")
                         .help("add guards that tell them apart, or remove one")
                         .note("a protocol must be deterministic: one message, one next state"),
                         (None, Some(_)) => {
@@ -278,15 +278,15 @@ fn determinism(cx: &mut Context<'_>, protos: &Protocols<'_>, data: &ProtoData<'_
                             b.span,
                             "two transitions with the same trigger and the same guard",
                         )
-                        .label("this one")
-                        .with(a.span, "and this one")
+                        .label("second transition")
+                        .with(a.span, "first transition")
                         .note("a protocol must be deterministic: one message, one next state"),
                         (Some(x), Some(y)) if may_overlap(protos, p, x, y) => Diagnostic::warning(
                             b.span,
                             "the guards of these transitions may overlap",
                         )
-                        .label("this one")
-                        .with(a.span, "and this one")
+                        .label("second transition")
+                        .with(a.span, "first transition")
                         .note("when both guards hold, the first in source order wins")
                         .help("make the guards exclusive, e.g. `[n > 0]` and `[n == 0]`"),
                         _ => continue,

@@ -94,17 +94,26 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
                     ancestor = kinds[a.0 as usize].spawned_by.map(|(p, _)| p);
                 }
                 if recursive {
-                    cx.diags.push(
-                        Diagnostic::error(
-                            spans[k],
-                            format!(
-                                "`{}` spawns subports of its own protocol `{}`",
-                                kinds[k].name,
-                                protos.get(child).ir.name
-                            ),
+                    let whose = if k < port_count {
+                        format!("port `{}`", kinds[k].name)
+                    } else {
+                        format!("subport kind `{}`", kinds[k].name)
+                    };
+                    let child_name = &protos.get(child).ir.name;
+                    let message = if kinds[k].protocol == child {
+                        format!("{whose} spawns subports of its own protocol `{child_name}`")
+                    } else {
+                        format!(
+                            "{whose} spawns `{child_name}` subports, and is itself a subport of a `{child_name}` port"
                         )
-                        .label("recursive spawning")
-                        .note(format!("through message `{}`", msg.name)),
+                    };
+                    cx.diags.push(
+                        Diagnostic::error(spans[k], message)
+                            .label("recursive spawning")
+                            .note(format!(
+                                "through message `{}`; the subports would spawn each other without end",
+                                msg.name
+                            )),
                     );
                     continue;
                 }
@@ -130,32 +139,47 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
                 None
             };
             let mut bindings = Vec::new();
+            if !protos.get(kinds[k].protocol).deps_resolved {
+                // Its dependencies were reported as unknown: bindings would
+                // be checked against a partial list.
+                ok = false;
+                continue;
+            }
             if let Some(list) = explicit {
                 if list.len() != proto.dependencies.len() {
                     let expected: Vec<String> = proto
                         .dependencies
                         .iter()
-                        .map(|d| format!("{} {}", protos.get(d.protocol).ir.name, d.name))
+                        .map(|d| format!("`{} {}`", protos.get(d.protocol).ir.name, d.name))
                         .collect();
+                    let deps = match proto.dependencies.len() {
+                        0 => "no dependencies".to_string(),
+                        1 => "1 dependency".to_string(),
+                        n => format!("{n} dependencies"),
+                    };
+                    let given = match list.len() {
+                        1 => "1 binding is given".to_string(),
+                        n => format!("{n} bindings are given"),
+                    };
+                    let span = match (list.first(), list.last()) {
+                        (Some(a), Some(b)) => a.span.to(b.span),
+                        _ => port_asts[k].name.span,
+                    };
+                    let note = if expected.is_empty() {
+                        format!(
+                            "`{}` has no `dependencies:`; write `{} {};`",
+                            proto.name, proto.name, kinds[k].name
+                        )
+                    } else {
+                        format!("bind, in order: {}", expected.join(", "))
+                    };
                     cx.diags.push(
                         Diagnostic::error(
-                            spans[k],
-                            format!(
-                                "`{}` has {} dependencies, but {} bindings are given",
-                                proto.name,
-                                proto.dependencies.len(),
-                                list.len()
-                            ),
+                            span,
+                            format!("`{}` has {deps}, but {given}", proto.name),
                         )
                         .label("wrong number of bindings")
-                        .note(format!(
-                            "bind, in order: {}",
-                            if expected.is_empty() {
-                                "nothing".into()
-                            } else {
-                                expected.join(", ")
-                            }
-                        )),
+                        .note(note),
                     );
                     ok = false;
                     continue;
@@ -242,6 +266,31 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
                             ok = false;
                         }
                         [first, second, ..] => {
+                            let help = if k < port_count {
+                                // The binding list names a port for every
+                                // dependency, in order.
+                                let list: Vec<&str> = proto
+                                    .dependencies
+                                    .iter()
+                                    .map(|d| {
+                                        (0..port_count)
+                                            .find(|&x| kinds[x].protocol == d.protocol && x != k)
+                                            .map_or("?", |x| kinds[x].name.as_str())
+                                    })
+                                    .collect();
+                                format!(
+                                    "bind it explicitly: `{}{} {}({})`",
+                                    if kinds[k].mirror { "mirror " } else { "" },
+                                    proto.name,
+                                    kinds[k].name,
+                                    list.join(", ")
+                                )
+                            } else {
+                                format!(
+                                    "the dependencies of a subport cannot be bound explicitly: keep one `{want}` port in component `{}`",
+                                    c.name.name
+                                )
+                            };
                             cx.diags.push(
                                 Diagnostic::error(
                                     spans[k],
@@ -253,10 +302,7 @@ pub(crate) fn check(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<ir::Com
                                 ))
                                 .with(spans[*first], "this one")
                                 .with(spans[*second], "and this one")
-                                .help(format!(
-                                    "bind it explicitly: `{} {}({})`",
-                                    proto.name, kinds[k].name, kinds[*first].name
-                                )),
+                                .help(help),
                             );
                             ok = false;
                         }

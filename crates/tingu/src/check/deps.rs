@@ -47,18 +47,27 @@ pub(crate) fn cycles(cx: &mut Context<'_>, protos: &Protocols<'_>) -> Vec<bool> 
                         let mut key = members.clone();
                         key.sort();
                         if reported.insert(key) {
-                            let mut names: Vec<&str> = members
+                            let mut names: Vec<String> = members
                                 .iter()
-                                .map(|&m| protos.list[m].ir.name.as_str())
+                                .map(|&m| format!("`{}`", protos.list[m].ir.name))
                                 .collect();
-                            names.push(&protos.list[to].ir.name);
+                            names.push(format!("`{}`", protos.list[to].ir.name));
                             let span = protos.list[node].dep_spans[d];
-                            cx.diags.push(
+                            let (from_name, to_name) =
+                                (&protos.list[node].ir.name, &protos.list[to].ir.name);
+                            let d = if node == to {
                                 Diagnostic::error(span, "dependency cycle")
-                                    .label(format!("`{}` → ... closes the cycle", protos.list[node].ir.name))
+                                    .label(format!("`{from_name}` depends on itself"))
+                                    .help(
+                                        "a protocol cannot be its own dependency: remove this one",
+                                    )
+                            } else {
+                                Diagnostic::error(span, "dependency cycle")
+                                    .label(format!("`{from_name}` depends on `{to_name}`, which closes the cycle"))
                                     .note(format!("the cycle: {}", names.join(" → ")))
-                                    .help("a protocol may name another's messages, but not in a circle: merge them or drop one direction"),
-                            );
+                                    .help("a protocol may name another's messages, but not in a circle: merge them or drop one direction")
+                            };
+                            cx.diags.push(d);
                         }
                     }
                     _ => {}
@@ -308,6 +317,15 @@ fn report_blocked(
     });
     let (span, place) = match common {
         Some(a) => (p.state(a).span, format!("`{}`", p.state(a).name)),
+        None if leaves.len() > 1 => (
+            p.state(leaves[0]).span,
+            format!(
+                "`{}` and {} other state{}",
+                p.state(leaves[0]).name,
+                leaves.len() - 1,
+                if leaves.len() == 2 { "" } else { "s" }
+            ),
+        ),
         None => (
             p.state(leaves[0]).span,
             format!("`{}`", p.state(leaves[0]).name),
@@ -331,7 +349,14 @@ fn report_blocked(
             "`{}` allows `{}` {where_dep} while `{}` is in `{}`, so {who}; since `{}` names `{}.{}`, it must accept it wherever it can be sent (rule 3)",
             dep_proto.name, msg.name, p.name, p.path(leaves[0]), p.name, dep.name, msg.name
         ))
-        .help(format!("handle `{}.{}` in {place} or an enclosing state", dep.name, msg.name));
+        .help(if common.is_none() && leaves.len() > 1 {
+            format!(
+                "handle `{}.{}` in each of these states, or in a super-state that encloses them",
+                dep.name, msg.name
+            )
+        } else {
+            format!("handle `{}.{}` in {place} or an enclosing state", dep.name, msg.name)
+        });
     if common.is_none() {
         for &l in leaves.iter().skip(1).take(4) {
             diag = diag.with(p.state(l).span, "also blocked here");

@@ -18,7 +18,8 @@ pub(crate) fn assignable(want: Type, got: Type) -> bool {
 }
 
 /// Looks a dependency's state path up; `Err` carries the diagnostic.
-pub(crate) type StateLookup<'s> = &'s dyn Fn(usize, &[ast::Ident]) -> Result<StateId, Diagnostic>;
+pub(crate) type StateLookup<'s> =
+    &'s dyn Fn(usize, &[ast::Ident]) -> Result<StateId, Box<Diagnostic>>;
 
 /// What names an expression can see.
 pub(crate) struct Scope<'s> {
@@ -38,7 +39,10 @@ pub(crate) fn typecheck(
     e: &ast::Expr,
 ) -> Option<(Expr, Type)> {
     typecheck_with(cx, scope, e, &|_, path| {
-        Err(Diagnostic::error(path[0].span, "no dependency states here"))
+        Err(Box::new(Diagnostic::error(
+            path[0].span,
+            "no dependency states here",
+        )))
     })
 }
 
@@ -74,7 +78,7 @@ pub(crate) fn typecheck_with(
             match states(d, path) {
                 Ok(s) => Some((Expr::InState(d as u32, s), Type::Bool)),
                 Err(diag) => {
-                    cx.diags.push(diag);
+                    cx.diags.push(*diag);
                     None
                 }
             }

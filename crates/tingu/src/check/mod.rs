@@ -50,7 +50,9 @@ pub fn check(lib: &Library) -> Checked {
     deps::dead_ends(&mut cx, &protos, &cyclic);
     let components = components::check(&mut cx, &protos);
     let diagnostics = std::mem::take(&mut cx.diags);
-    let model = if diagnostics.has_errors() {
+    // A file that did not load or parse completely must not yield a model,
+    // even when what could be parsed checks clean.
+    let model = if diagnostics.has_errors() || !lib.load_errors.is_empty() {
         None
     } else {
         let mut model = std::mem::take(&mut cx.model);

@@ -134,7 +134,7 @@ impl<'a> Context<'a> {
             self.diags.push(
                 Diagnostic::error(second, format!("`{name}` is declared twice"))
                     .label("second declaration")
-                    .with(first, format!("first declared here as {what}"))
+                    .with(first, format!("first declared here as {} {what}", article(what)))
                     .note("types, constants, enum variants, protocols and components share one namespace"),
             );
         }
@@ -195,7 +195,7 @@ impl<'a> Context<'a> {
         file: FileId,
         name: &ast::Ident,
         allow_port: bool,
-        seen: &mut Vec<*const ast::TypeAlias>,
+        seen: &mut Vec<&'a ast::TypeAlias>,
     ) -> Option<Type> {
         if name.name == "bool" {
             return Some(Type::Bool);
@@ -217,19 +217,28 @@ impl<'a> Context<'a> {
             }
             Some(Global::Alias(alias)) => {
                 let ptr = alias as *const ast::TypeAlias;
-                if seen.contains(&ptr) {
+                if let Some(pos) = seen.iter().position(|a| std::ptr::eq(*a, alias)) {
                     if self.reported_alias_cycles.insert(ptr) {
-                        self.diags.push(
-                            Diagnostic::error(
-                                alias.name.span,
-                                format!("type alias `{}` refers to itself", alias.name.name),
-                            )
-                            .label("this alias never reaches a real type"),
-                        );
+                        let d = Diagnostic::error(
+                            alias.name.span,
+                            format!("type alias `{}` refers to itself", alias.name.name),
+                        )
+                        .label("this alias never reaches a real type");
+                        let d = if seen.len() - pos > 1 {
+                            let names: Vec<String> = seen[pos..]
+                                .iter()
+                                .chain(std::iter::once(&alias))
+                                .map(|a| format!("`{}`", a.name.name))
+                                .collect();
+                            d.note(format!("the cycle: {}", names.join(" → ")))
+                        } else {
+                            d
+                        };
+                        self.diags.push(d);
                     }
                     return None;
                 }
-                seen.push(ptr);
+                seen.push(alias);
                 self.resolve_type_inner(alias.name.span.file, &alias.ty, allow_port, seen)
             }
             Some(other) => {
@@ -374,9 +383,10 @@ impl<'a> Context<'a> {
             Err(err) => {
                 self.diags.push(
                     Diagnostic::error(e.span, "cannot evaluate constant expression").label(
-                        format!("{err:?}")
-                            .to_lowercase()
-                            .replace("divisionbyzero", "division by zero"),
+                        match err {
+                            crate::ir::EvalError::DivisionByZero => "division by zero",
+                            crate::ir::EvalError::Overflow => "the result does not fit in 64 bits",
+                        },
                     ),
                 );
                 None

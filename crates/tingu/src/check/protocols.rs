@@ -26,6 +26,11 @@ pub(crate) struct ProtoData<'a> {
     pub dep_spans: Vec<Span>,
     /// Whether the dependency's protocol resolved.
     pub deps_resolved: bool,
+    /// Per message, per parameter: its type did not resolve (already
+    /// reported; uses of the argument are not checked, to avoid cascades).
+    pub bad_params: Vec<Vec<bool>>,
+    /// Per variable: its type did not resolve (already reported).
+    pub bad_vars: Vec<bool>,
 }
 
 pub(crate) struct Protocols<'a> {
@@ -41,14 +46,23 @@ impl<'a> Protocols<'a> {
                 file,
                 ast,
                 ir: ir::Protocol::empty(ast.name.name.clone(), ast.docs.clone(), ast.name.span),
-                clean: true,
+                // A syntax error inside the protocol leaves its tree partial:
+                // its analyses would report the parts that are missing.
+                clean: !cx.lib.load_errors.iter().any(|e| {
+                    e.file == ast.span.file && ast.span.start <= e.start && e.start < ast.span.end
+                }),
                 state_asts: Vec::new(),
                 state_names: HashMap::new(),
                 transition_asts: Vec::new(),
                 dep_spans: Vec::new(),
                 deps_resolved: true,
+                bad_params: Vec::new(),
+                bad_vars: Vec::new(),
             })
-            .collect();
+            .collect::<Vec<ProtoData<'a>>>();
+        // Diagnostics show port types by protocol name before the model's
+        // protocols are final: give the model named shells until then.
+        cx.model.protocols = list.iter().map(|p| p.ir.clone()).collect();
         Protocols { list }
     }
 
@@ -121,6 +135,8 @@ impl<'a> ProtoData<'a> {
             transition_asts: self.transition_asts.clone(),
             dep_spans: self.dep_spans.clone(),
             deps_resolved: self.deps_resolved,
+            bad_params: self.bad_params.clone(),
+            bad_vars: self.bad_vars.clone(),
         }
     }
 }
@@ -186,14 +202,15 @@ fn header<'a>(cx: &mut Context<'a>, p: &mut ProtoData<'a>) {
         let mut params = Vec::new();
         let mut spawns = None;
         let mut param_names: HashMap<&str, Span> = HashMap::new();
+        let mut bad = Vec::new();
         for (i, param) in m.params.iter().enumerate() {
             if let Some(&first) = param_names.get(param.name.name.as_str()) {
                 duplicate(cx, "parameter", &param.name, first);
             }
             param_names.insert(&param.name.name, param.name.span);
-            let ty = cx
-                .resolve_type(p.file, &param.ty, true)
-                .unwrap_or(Type::Bool);
+            let ty = cx.resolve_type(p.file, &param.ty, true);
+            bad.push(ty.is_none());
+            let ty = ty.unwrap_or(Type::Bool);
             if let Type::Port(proto) = ty {
                 if let Some((first, _)) = spawns {
                     let first: &ast::Param = &m.params[first];
@@ -211,6 +228,7 @@ fn header<'a>(cx: &mut Context<'a>, p: &mut ProtoData<'a>) {
                 ty,
             });
         }
+        p.bad_params.push(bad);
         p.ir.messages.push(ir::Message {
             name: m.name.name.clone(),
             direction: m.direction,
@@ -234,16 +252,22 @@ fn header<'a>(cx: &mut Context<'a>, p: &mut ProtoData<'a>) {
         if let Some(g) = cx.lookup(p.file, &v.name.name)
             && matches!(g, Global::Const(_) | Global::Variant(..))
         {
+            let what = match g {
+                Global::Const(_) => "a constant",
+                _ => "an enum variant",
+            };
             cx.diags.push(
                 Diagnostic::error(
                     v.name.span,
-                    format!("variable `{}` has the name of a constant", v.name.name),
+                    format!("variable `{}` has the name of {what}", v.name.name),
                 )
                 .label("shadows a global name")
                 .help("rename the variable"),
             );
         }
-        let Some(ty) = cx.resolve_type(p.file, &v.ty, false) else {
+        let resolved = cx.resolve_type(p.file, &v.ty, false);
+        p.bad_vars.push(resolved.is_none());
+        let Some(ty) = resolved else {
             p.ir.variables.push(ir::Variable {
                 name: v.name.name.clone(),
                 ty: Type::Bool,
@@ -317,7 +341,8 @@ fn state_tree<'a>(cx: &mut Context<'a>, p: &mut ProtoData<'a>) {
         return;
     }
     let top = add_states(cx, p, states, None, 0);
-    if let Some(initial) = pick_initial(cx, p, &top, p.ast.name.span, "protocol") {
+    let declared = states.iter().any(|s| s.initial);
+    if let Some(initial) = pick_initial(cx, p, &top, declared, p.ast.name.span, "protocol") {
         p.ir.initial_leaf = Some(p.ir.entry_leaf(initial));
     }
 }
@@ -403,7 +428,8 @@ fn add_states<'a>(
             p.ir.states[id.0 as usize].leaf_index = Some(p.ir.leaves.len() as u32);
             p.ir.leaves.push(id);
         } else if !s.is_final {
-            let initial = pick_initial(cx, p, &children, s.name.span, "state");
+            let declared = s.children().any(|c| c.initial);
+            let initial = pick_initial(cx, p, &children, declared, s.name.span, "state");
             p.ir.states[id.0 as usize].initial_child = initial;
         }
         ids.push(id);
@@ -412,10 +438,13 @@ fn add_states<'a>(
 }
 
 /// Finds the one `initial` state among siblings, reporting none or several.
+/// `declared`: some sibling is marked `initial` in the source (it may have
+/// been dropped as a duplicate, which was reported already).
 fn pick_initial(
     cx: &mut Context<'_>,
     p: &ProtoData<'_>,
     siblings: &[StateId],
+    declared: bool,
     owner: Span,
     what: &str,
 ) -> Option<StateId> {
@@ -426,14 +455,21 @@ fn pick_initial(
         .collect();
     match initials.as_slice() {
         [one] => Some(*one),
+        [] if declared => siblings.first().copied(),
         [] => {
             let first = siblings
                 .first()
                 .map(|s| p.ir.state(*s).name.clone())
                 .unwrap_or_default();
             let d = if what == "protocol" {
-                Diagnostic::error(owner, "protocol has no initial state")
-                    .label("no state is marked `initial`")
+                Diagnostic::error(
+                    owner,
+                    format!(
+                        "protocol `{}` has no initial state",
+                        cx.lib.sources.snippet(owner)
+                    ),
+                )
+                .label("no state is marked `initial`")
             } else {
                 Diagnostic::error(
                     owner,
@@ -486,6 +522,26 @@ fn transitions<'a>(cx: &mut Context<'a>, all: &Protocols<'a>, p: &mut ProtoData<
                 None => Vec::new(),
             };
             check_binders(cx, t.trigger.args().unwrap_or(&[]), &variables);
+            // Names whose type did not resolve (reported already): guards
+            // and actions that use them are not checked further.
+            let bad_params: &[bool] = match trigger {
+                ir::Trigger::Label(l) => match p.ir.labels[l.0 as usize] {
+                    Label::Own(m) => &p.bad_params[m.0 as usize],
+                    Label::Dep(d, m) => {
+                        &all.get(p.ir.dependencies[d as usize].protocol).bad_params[m.0 as usize]
+                    }
+                },
+                ir::Trigger::After(_) => &[],
+            };
+            let poisoned: Vec<&str> = (variables.iter().zip(&p.bad_vars))
+                .filter(|(_, bad)| **bad)
+                .map(|((n, _), _)| n.as_str())
+                .chain(
+                    (t.trigger.args().unwrap_or(&[]).iter().zip(bad_params))
+                        .filter(|(_, bad)| **bad)
+                        .map(|(a, _)| a.name.as_str()),
+                )
+                .collect();
             let var_refs: Vec<(&str, Type)> =
                 variables.iter().map(|(n, t)| (n.as_str(), *t)).collect();
             let dep_refs: Vec<&str> = dep_names.iter().map(String::as_str).collect();
@@ -497,6 +553,9 @@ fn transitions<'a>(cx: &mut Context<'a>, all: &Protocols<'a>, p: &mut ProtoData<
             };
             let lookup = |d: usize, path: &[ast::Ident]| dep_state(all, &p.ir, d, path);
             let guard = t.guard.as_ref().and_then(|g| {
+                if mentions(g, &poisoned) {
+                    return None;
+                }
                 let (ir, ty) = exprs::typecheck_with(cx, &scope, g, &lookup)?;
                 if ty != Type::Bool {
                     let found = cx.model.show_type(&ty);
@@ -511,6 +570,9 @@ fn transitions<'a>(cx: &mut Context<'a>, all: &Protocols<'a>, p: &mut ProtoData<
             });
             let mut actions = Vec::new();
             for a in &t.actions {
+                if poisoned.contains(&a.variable.name.as_str()) || mentions(&a.value, &poisoned) {
+                    continue;
+                }
                 if let Some(action) = action(cx, &scope, &lookup, a) {
                     actions.push(action);
                 }
@@ -556,6 +618,16 @@ fn transitions<'a>(cx: &mut Context<'a>, all: &Protocols<'a>, p: &mut ProtoData<
                 text,
             });
         }
+    }
+}
+
+/// Whether `e` names one of `names`.
+fn mentions(e: &ast::Expr, names: &[&str]) -> bool {
+    match &e.kind {
+        ast::ExprKind::Name(n) => names.contains(&n.name.as_str()),
+        ast::ExprKind::Unary(_, a) => mentions(a, names),
+        ast::ExprKind::Binary(_, a, b) => mentions(a, names) || mentions(b, names),
+        _ => false,
     }
 }
 
@@ -840,18 +912,18 @@ fn dep_state(
     me: &ir::Protocol,
     dep: usize,
     path: &[ast::Ident],
-) -> Result<StateId, Diagnostic> {
+) -> Result<StateId, Box<Diagnostic>> {
     let proto = &all.get(me.dependencies[dep].protocol).ir;
     let mut found: Option<StateId> = None;
     for name in path {
         let Some(s) = proto.state_named(&name.name) else {
             let d = Diagnostic::error(name.span, format!("unknown state `{}`", name.name))
                 .label(format!("`{}` has no such state", proto.name));
-            return Err(did_you_mean(
+            return Err(Box::new(did_you_mean(
                 d,
                 &name.name,
                 proto.states.iter().map(|s| s.name.as_str()),
-            ));
+            )));
         };
         if path.len() == 1 {
             return Ok(s);
@@ -860,17 +932,19 @@ fn dep_state(
             let parent = found.map_or("the top level".to_string(), |f| {
                 format!("`{}`", proto.state(f).name)
             });
-            return Err(Diagnostic::error(
-                name.span,
-                format!("`{}` is not a sub-state of {parent}", name.name),
-            )
-            .label("wrong path")
-            .help(format!(
-                "the full path is `{}`; a bare state name also works",
-                proto.path(s)
-            )));
+            return Err(Box::new(
+                Diagnostic::error(
+                    name.span,
+                    format!("`{}` is not a sub-state of {parent}", name.name),
+                )
+                .label("wrong path")
+                .help(format!(
+                    "the full path is `{}`; a bare state name also works",
+                    proto.path(s)
+                )),
+            ));
         }
         found = Some(s);
     }
-    found.ok_or_else(|| Diagnostic::error(Span::default(), "empty state path"))
+    found.ok_or_else(|| Box::new(Diagnostic::error(Span::default(), "empty state path")))
 }

@@ -211,7 +211,11 @@ impl<'a> Parser<'a> {
             Ok(self.bump())
         } else {
             let what = kind.describe();
-            if kind == TokenKind::Semi {
+            let t = self.peek();
+            // A bad token is reported as such (`unknown character`), not as
+            // a missing `;` before it.
+            let bad = matches!(t.kind, TokenKind::Unknown | TokenKind::Unterminated);
+            if kind == TokenKind::Semi && !bad {
                 // Point just after the previous token, where the `;` belongs.
                 let prev = self.tokens[..self.index()]
                     .iter()
@@ -219,7 +223,6 @@ impl<'a> Parser<'a> {
                     .find(|t| t.kind != TokenKind::Doc)
                     .map(|t| t.span);
                 if let Some(prev) = prev {
-                    let t = self.peek();
                     let at = Span {
                         file: prev.file,
                         start: prev.end,
@@ -229,6 +232,19 @@ impl<'a> Parser<'a> {
                         Diagnostic::error(at, format!("expected `;`, found {}", self.found(t)))
                             .label("add `;` here"),
                     );
+                    // When what follows clearly starts something new (a new
+                    // line, a `}`, a keyword), only the `;` is missing: go on
+                    // as if it were there rather than skip the next member.
+                    let gap = &self.text[prev.end as usize..t.span.start as usize];
+                    let starts_new = gap.contains('\n')
+                        || matches!(t.kind, TokenKind::RBrace | TokenKind::Eof)
+                        || (t.kind == TokenKind::Ident && KEYWORDS.contains(&self.text_of(t)));
+                    if starts_new {
+                        return Ok(Token {
+                            kind: TokenKind::Semi,
+                            span: at,
+                        });
+                    }
                     return Err(Recover);
                 }
             }
@@ -245,6 +261,11 @@ impl<'a> Parser<'a> {
                     Diagnostic::error(t.span, format!("expected {what}, found keyword `{name}`"))
                         .label("keywords cannot be used as names"),
                 );
+                // Used as a name (`state final;`): skip it, so that recovery
+                // does not take it for the start of the next member.
+                if self.peek_nth(1).kind != TokenKind::Ident {
+                    self.bump();
+                }
                 return Err(Recover);
             }
             self.bump();
@@ -459,7 +480,7 @@ impl<'a> Parser<'a> {
             states: None,
             span: start,
         };
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: Vec<(&str, Span)> = Vec::new();
         while !self.at(TokenKind::RBrace) && !self.at(TokenKind::Eof) {
             if !self.at_section() {
                 let _: PResult<()> = self.expected(
@@ -481,14 +502,15 @@ impl<'a> Parser<'a> {
                 .find(|s| **s == self.text_of(header))
                 .copied()
                 .unwrap_or("");
-            if seen.contains(&section) {
+            if let Some(&(_, first)) = seen.iter().find(|(s, _)| *s == section) {
                 self.diags.push(
                     Diagnostic::error(header.span, format!("duplicate `{section}:` section"))
                         .label("second section")
+                        .with(first, "first section")
                         .help("merge it into the first one"),
                 );
             }
-            seen.push(section);
+            seen.push((section, header.span));
             match section {
                 "dependencies" => self.members(
                     |p| {
@@ -623,9 +645,34 @@ impl<'a> Parser<'a> {
         }
         let name = self.ident("a state name")?;
         let timeout = if self.eat(TokenKind::LBracket) {
-            let d = self.duration()?;
-            self.expect(TokenKind::RBracket)?;
-            Some(d)
+            // A bad duration is reported; the state itself is still parsed,
+            // so that transitions to it do not become unknown-state errors.
+            match self.duration() {
+                Ok(d) => {
+                    self.expect(TokenKind::RBracket)?;
+                    Some(d)
+                }
+                Err(Recover) => {
+                    while !matches!(
+                        self.peek().kind,
+                        TokenKind::RBracket
+                            | TokenKind::LBrace
+                            | TokenKind::RBrace
+                            | TokenKind::Semi
+                            | TokenKind::Eof
+                    ) {
+                        self.bump();
+                    }
+                    // Already reported: a missing `]` before the body is not
+                    // worth a second error, but the end of the file is.
+                    if !self.eat(TokenKind::RBracket)
+                        && !matches!(self.peek().kind, TokenKind::LBrace | TokenKind::Semi)
+                    {
+                        return Err(Recover);
+                    }
+                    None
+                }
+            }
         } else {
             None
         };
@@ -1000,10 +1047,31 @@ impl<'a> Parser<'a> {
             }
             TokenKind::Duration => {
                 self.bump();
-                self.diags.push(
-                    Diagnostic::error(t.span, format!("`{}` is not a number", self.text_of(t)))
-                        .label("durations are only allowed in `[timeouts]` and `after(..)`"),
-                );
+                let text = self.text_of(t);
+                // The lexer glues any letters to a number: `5s` is a
+                // duration, `4k` a number with a bad suffix.
+                let digits = match text.get(..2) {
+                    Some("0x" | "0X") => {
+                        2 + text[2..]
+                            .find(|c: char| !c.is_ascii_hexdigit() && c != '_')
+                            .unwrap_or(text.len() - 2)
+                    }
+                    _ => text
+                        .find(|c: char| c.is_ascii_alphabetic())
+                        .unwrap_or(text.len()),
+                };
+                let suffix = &text[digits..];
+                let d = if matches!(suffix, "us" | "ms" | "s") {
+                    Diagnostic::error(t.span, format!("`{text}` is not a number"))
+                        .label("durations are only allowed in `[timeouts]` and `after(..)`")
+                } else {
+                    Diagnostic::error(
+                        t.span,
+                        format!("invalid suffix `{suffix}` on number `{text}`"),
+                    )
+                    .label("numbers have no suffixes (only durations do: `us`, `ms`, `s`)")
+                };
+                self.diags.push(d);
                 Err(Recover)
             }
             _ => self.expected("an expression"),
