@@ -627,13 +627,23 @@ impl<'a> Parser<'a> {
         let mut initial = false;
         let mut is_final = false;
         loop {
-            if self.eat_word("initial") {
-                initial = true;
+            let t = self.peek();
+            let flag = if self.eat_word("initial") {
+                &mut initial
             } else if self.eat_word("final") {
-                is_final = true;
+                &mut is_final
             } else {
                 break;
+            };
+            if *flag {
+                let word = self.text_of(t);
+                self.diags.push(
+                    Diagnostic::error(t.span, format!("`{word}` is written twice"))
+                        .label("repeated")
+                        .help(format!("remove one `{word}`")),
+                );
             }
+            *flag = true;
         }
         if !self.eat_word("state") {
             return self.expected("`state`");
@@ -742,6 +752,14 @@ impl<'a> Parser<'a> {
                 let split = text
                     .find(|c: char| c.is_ascii_alphabetic() && c != '_')
                     .unwrap_or(text.len());
+                if text.starts_with("0x") || text.starts_with("0X") {
+                    self.diags.push(
+                        Diagnostic::error(t.span, "durations are written in decimal")
+                            .label("hexadecimal duration")
+                            .help("write the number in decimal, e.g. `16s`"),
+                    );
+                    return Err(Recover);
+                }
                 let (digits, unit) = text.split_at(split);
                 let unit = match unit {
                     "us" => TimeUnit::Micros,
