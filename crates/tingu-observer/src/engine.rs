@@ -1,0 +1,1298 @@
+//! The observer engine: one per component instance. It tracks every port
+//! and subport instance, checks each message against the protocols
+//! (section 3 of docs/tingu.md), runs timers, and reports violations.
+//!
+//! One step, for a message `m` on instance `p`:
+//!
+//! ```text
+//!   run timers due by now ──▶ direction / liveness / subport checks
+//!        │                         │ fail ─▶ violation (blame the sender)
+//!        ▼                         ▼
+//!   p selects a transition for m ──▶ every listener (an instance whose
+//!   (innermost first, guards on       protocol names p.m and is bound to p)
+//!    pre-step values)                 selects one too
+//!        │ none                            │ none ─▶ violation: blocked by it
+//!        ▼                                 ▼
+//!   violation                  all actions run on copies, then commit
+//!                              (all or nothing) ─▶ leaves move, timers
+//!                              re-arm for entered states, spawn, terminate
+//! ```
+//!
+//! Architecture invariant: after construction, a legal message allocates
+//! nothing (scratch buffers and the history ring are preallocated; freed
+//! subport slots are reused). Violations allocate their report.
+
+use crate::clock::Clock;
+use crate::code::{ActionError, Backend, ProtocolCode};
+use crate::report::{Blame, InstanceSnapshot, Side, Violation, ViolationKind};
+use std::sync::Arc;
+use tingu::ir::{self, Binding, KindId, LabelId, MessageId, Model, StateId, TransitionId, Trigger};
+use tingu::syntax::ast::Direction;
+
+/// What the observer does after a violation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// Record it and go on; the offending message does not change any state.
+    #[default]
+    Continue,
+    /// Record it and stop: every later call reports [`Verdict::Stopped`].
+    Stop,
+}
+
+/// Observer settings.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// How many recent events reports show (and traces can replay).
+    pub history: usize,
+    /// What to do after a violation.
+    pub policy: Policy,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            history: 32,
+            policy: Policy::Continue,
+        }
+    }
+}
+
+/// A port or subport instance, as the host refers to it. Declared ports
+/// have fixed handles ([`Observer::port`]); a subport's handle comes from
+/// [`Observer::subport`] and goes stale when the subport is freed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Handle {
+    index: u32,
+    generation: u32,
+}
+
+/// The outcome of one call.
+#[derive(Debug, PartialEq)]
+pub enum Verdict {
+    /// Legal.
+    Ok,
+    /// A violation (also recorded, and passed to the hook).
+    Violation(Box<Violation>),
+    /// The observer stopped after an earlier violation ([`Policy::Stop`]).
+    Stopped,
+}
+
+impl Verdict {
+    /// Whether the step was legal.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Verdict::Ok)
+    }
+}
+
+const NONE: u32 = u32::MAX;
+/// Argument slots kept per history record; more are shown as `..`.
+pub(crate) const HISTORY_ARGS: usize = 6;
+/// Subport nesting kept in addresses of history records.
+pub(crate) const ADDRESS_DEPTH: usize = 4;
+
+struct KindInfo {
+    protocol: ir::ProtocolId,
+    mirror: bool,
+    code: Arc<dyn ProtocolCode>,
+    /// Top-level port this kind descends from, and the kinds from it down to this one.
+    chain: Vec<KindId>,
+}
+
+pub(crate) struct Instance {
+    pub kind: u32,
+    pub generation: u32,
+    pub live: bool,
+    pub terminated: bool,
+    pub parent: u32,
+    /// Keys from the top-level port down to this instance.
+    pub keys: [i64; ADDRESS_DEPTH],
+    pub depth: u8,
+    pub leaf: StateId,
+    pub vars: Vec<i64>,
+    /// Entry time of the active state at each depth.
+    entered: Vec<u64>,
+    /// Whether the timeout of the active state at each depth was reported.
+    reported: Vec<bool>,
+    /// `after` transitions already handled since their state was entered.
+    timed_done: Vec<TransitionId>,
+    next_time: u64,
+    children: Vec<u32>,
+}
+
+/// A record of the history ring.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Record {
+    pub time: u64,
+    pub kind: u32,
+    pub keys: [i64; ADDRESS_DEPTH],
+    pub depth: u8,
+    pub what: What,
+    pub args: [i64; HISTORY_ARGS],
+    pub nargs: u8,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum What {
+    Message(MessageId),
+    After(TransitionId),
+    Timeout(StateId),
+}
+
+/// What is due next for an instance.
+enum Due {
+    After(TransitionId),
+    Timeout(u32),
+}
+
+/// A protocol observer for one component instance.
+pub struct Observer<C: Clock> {
+    pub(crate) model: Arc<Model>,
+    pub(crate) component: usize,
+    kinds: Vec<KindInfo>,
+    pub(crate) instances: Vec<Instance>,
+    free: Vec<u32>,
+    /// Live instances per kind (for listeners bound to a declared port).
+    by_kind: Vec<Vec<u32>>,
+    clock: C,
+    config: Config,
+    earliest: u64,
+    stopped: bool,
+    participants: Vec<(u32, TransitionId)>,
+    scratch: Vec<i64>,
+    pub(crate) history: Vec<Record>,
+    history_next: usize,
+    violations: Vec<Violation>,
+    hook: Option<Box<dyn FnMut(&Violation) + Send>>,
+    checked: u64,
+}
+
+/// Why an observer could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoSuchComponent(pub String);
+
+impl std::fmt::Display for NoSuchComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no component named `{}`", self.0)
+    }
+}
+
+impl std::error::Error for NoSuchComponent {}
+
+impl<C: Clock> Observer<C> {
+    /// An observer for component `name` of `model`, every port in its
+    /// initial state at the clock's current time.
+    pub fn new(
+        model: Arc<Model>,
+        name: &str,
+        backend: &dyn Backend,
+        clock: C,
+        config: Config,
+    ) -> Result<Observer<C>, NoSuchComponent> {
+        let component = model
+            .components
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| NoSuchComponent(name.to_string()))?;
+        let comp = &model.components[component];
+        let mut codes: Vec<Option<Arc<dyn ProtocolCode>>> = vec![None; model.protocols.len()];
+        let kinds = comp
+            .kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let code = codes[k.protocol.0 as usize]
+                    .get_or_insert_with(|| backend.code(&model, k.protocol))
+                    .clone();
+                let mut chain = vec![KindId(i as u32)];
+                while let Some((parent, _)) =
+                    comp.kind(*chain.last().unwrap_or(&KindId(0))).spawned_by
+                {
+                    chain.push(parent);
+                }
+                chain.reverse();
+                KindInfo {
+                    protocol: k.protocol,
+                    mirror: k.mirror,
+                    code,
+                    chain,
+                }
+            })
+            .collect::<Vec<_>>();
+        let mut max_vars = 0;
+        for k in &kinds {
+            max_vars = max_vars.max(model.proto(k.protocol).variables.len());
+        }
+        let mut obs = Observer {
+            component,
+            kinds,
+            instances: Vec::new(),
+            free: Vec::new(),
+            by_kind: vec![Vec::new(); comp.kinds.len()],
+            clock,
+            config,
+            earliest: u64::MAX,
+            stopped: false,
+            participants: Vec::with_capacity(16),
+            scratch: Vec::with_capacity(16 * max_vars.max(1)),
+            history: Vec::with_capacity(config.history),
+            history_next: 0,
+            violations: Vec::new(),
+            hook: None,
+            checked: 0,
+            model,
+        };
+        let now = obs.clock.now_us();
+        for k in 0..obs.model.components[component].port_count {
+            obs.create(k as u32, NONE, 0, now);
+        }
+        obs.recompute_earliest();
+        Ok(obs)
+    }
+
+    /// Calls `hook` on every violation, as it happens.
+    pub fn on_violation(&mut self, hook: impl FnMut(&Violation) + Send + 'static) {
+        self.hook = Some(Box::new(hook));
+    }
+
+    /// The model the observer checks against.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The component.
+    pub fn component(&self) -> &ir::Component {
+        &self.model.components[self.component]
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The handle of a declared port, by name.
+    pub fn port(&self, name: &str) -> Option<Handle> {
+        let k = self.component().port(name)?;
+        Some(Handle {
+            index: k.0,
+            generation: self.instances[k.0 as usize].generation,
+        })
+    }
+
+    /// The live subport spawned from `parent` by message `spawner` with `key`.
+    pub fn subport(&self, parent: Handle, spawner: MessageId, key: i64) -> Option<Handle> {
+        let p = self.instance(parent)?;
+        let comp = self.component();
+        p.children.iter().copied().find_map(|c| {
+            let child = &self.instances[c as usize];
+            let by = comp.kind(KindId(child.kind)).spawned_by.map(|(_, m)| m);
+            (child.live && by == Some(spawner) && child.keys[child.depth as usize] == key)
+                .then_some(Handle {
+                    index: c,
+                    generation: child.generation,
+                })
+        })
+    }
+
+    pub(crate) fn instance(&self, h: Handle) -> Option<&Instance> {
+        self.instances
+            .get(h.index as usize)
+            .filter(|i| i.generation == h.generation && i.live)
+    }
+
+    /// The protocol a handle's instance speaks.
+    pub fn protocol_of(&self, h: Handle) -> Option<&ir::Protocol> {
+        self.instance(h)
+            .map(|i| self.model.proto(self.kinds[i.kind as usize].protocol))
+    }
+
+    /// The active state path of an instance (`Lifecycle.attached.running`).
+    pub fn state_of(&self, h: Handle) -> Option<String> {
+        let i = self.instance(h)?;
+        let p = self.model.proto(self.kinds[i.kind as usize].protocol);
+        Some(if p.states.is_empty() {
+            p.name.clone()
+        } else {
+            format!("{}.{}", p.name, p.path(i.leaf))
+        })
+    }
+
+    /// Whether the declared port or subport has terminated.
+    pub fn is_terminated(&self, h: Handle) -> bool {
+        self.instances
+            .get(h.index as usize)
+            .is_none_or(|i| i.generation != h.generation || !i.live || i.terminated)
+    }
+
+    /// Whether every port and subport has terminated (the component may be destroyed).
+    pub fn component_terminated(&self) -> bool {
+        self.instances.iter().all(|i| !i.live || i.terminated)
+    }
+
+    /// Every violation so far.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    /// How many steps (messages and timer events) were checked.
+    pub fn checked(&self) -> u64 {
+        self.checked
+    }
+
+    /// Whether the observer stopped ([`Policy::Stop`]).
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    // ---- instances ----------------------------------------------------------------
+
+    fn create(&mut self, kind: u32, parent: u32, key: i64, now: u64) -> u32 {
+        let proto = self.model.proto(self.kinds[kind as usize].protocol);
+        let nvars = proto.variables.len();
+        let depth_levels = proto
+            .states
+            .iter()
+            .map(|s| s.depth as usize + 1)
+            .max()
+            .unwrap_or(1);
+        let leaf = proto.initial_leaf.unwrap_or(StateId(0));
+        let (keys, depth) = if parent == NONE {
+            ([0; ADDRESS_DEPTH], 0u8)
+        } else {
+            let p = &self.instances[parent as usize];
+            let mut keys = p.keys;
+            let d = (p.depth as usize + 1).min(ADDRESS_DEPTH - 1);
+            keys[d] = key;
+            (keys, d as u8)
+        };
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.instances.push(Instance {
+                    kind,
+                    generation: 0,
+                    live: false,
+                    terminated: false,
+                    parent: NONE,
+                    keys: [0; ADDRESS_DEPTH],
+                    depth: 0,
+                    leaf,
+                    vars: Vec::new(),
+                    entered: Vec::new(),
+                    reported: Vec::new(),
+                    timed_done: Vec::new(),
+                    next_time: u64::MAX,
+                    children: Vec::new(),
+                });
+                self.instances.len() as u32 - 1
+            }
+        };
+        let code = self.kinds[kind as usize].code.clone();
+        let inst = &mut self.instances[index as usize];
+        inst.kind = kind;
+        inst.live = true;
+        inst.terminated = false;
+        inst.parent = parent;
+        inst.keys = keys;
+        inst.depth = depth;
+        inst.leaf = leaf;
+        inst.vars.clear();
+        inst.vars.resize(nvars, 0);
+        code.init(&mut inst.vars);
+        inst.entered.clear();
+        inst.entered.resize(depth_levels, now);
+        inst.reported.clear();
+        inst.reported.resize(depth_levels, false);
+        inst.timed_done.clear();
+        inst.children.clear();
+        if parent != NONE {
+            self.instances[parent as usize].children.push(index);
+        }
+        self.by_kind[kind as usize].push(index);
+        self.recompute_next(index);
+        index
+    }
+
+    fn terminate(&mut self, i: u32) {
+        let is_port = self.instances[i as usize].parent == NONE
+            && (i as usize) < self.model.components[self.component].port_count;
+        let inst = &mut self.instances[i as usize];
+        inst.next_time = u64::MAX;
+        if is_port {
+            inst.terminated = true;
+            let kind = inst.kind as usize;
+            self.by_kind[kind].retain(|&x| x != i);
+            return;
+        }
+        inst.live = false;
+        inst.generation = inst.generation.wrapping_add(1);
+        let parent = inst.parent;
+        let kind = inst.kind as usize;
+        let children = std::mem::take(&mut inst.children);
+        for &c in &children {
+            self.instances[c as usize].parent = NONE;
+        }
+        self.instances[i as usize].children = children;
+        self.instances[i as usize].children.clear();
+        if parent != NONE {
+            self.instances[parent as usize].children.retain(|&x| x != i);
+        }
+        self.by_kind[kind].retain(|&x| x != i);
+        self.free.push(i);
+    }
+
+    // ---- timers -----------------------------------------------------------------
+
+    fn due(&self, i: u32) -> Option<(u64, Due)> {
+        let inst = &self.instances[i as usize];
+        if !inst.live || inst.terminated {
+            return None;
+        }
+        let p = self.model.proto(self.kinds[inst.kind as usize].protocol);
+        if p.states.is_empty() {
+            return None;
+        }
+        let mut best: Option<(u64, Due)> = None;
+        // `after` first: at equal times, leaving in time beats a timeout.
+        if let Some(li) = p.state(inst.leaf).leaf_index {
+            for &t in &p.timed[li as usize] {
+                if inst.timed_done.contains(&t) {
+                    continue;
+                }
+                let tr = &p.transitions[t.0 as usize];
+                let Trigger::After(d) = tr.trigger else {
+                    continue;
+                };
+                let at = inst.entered[p.state(tr.source).depth as usize].saturating_add(d);
+                if best.as_ref().is_none_or(|(b, _)| at < *b) {
+                    best = Some((at, Due::After(t)));
+                }
+            }
+        }
+        for s in p.ancestors(inst.leaf) {
+            let st = p.state(s);
+            let Some(timeout) = st.timeout_us else {
+                continue;
+            };
+            let d = st.depth as usize;
+            if inst.reported[d] {
+                continue;
+            }
+            let at = inst.entered[d].saturating_add(timeout);
+            if best.as_ref().is_none_or(|(b, _)| at < *b) {
+                best = Some((at, Due::Timeout(d as u32)));
+            }
+        }
+        best
+    }
+
+    fn recompute_next(&mut self, i: u32) {
+        let next = self.due(i).map_or(u64::MAX, |(t, _)| t);
+        self.instances[i as usize].next_time = next;
+    }
+
+    fn recompute_earliest(&mut self) {
+        self.earliest = self
+            .instances
+            .iter()
+            .filter(|i| i.live && !i.terminated)
+            .map(|i| i.next_time)
+            .min()
+            .unwrap_or(u64::MAX);
+    }
+
+    /// Runs every timer due by the clock's current time: `after`
+    /// transitions fire, expired timeouts are violations. Returns the first
+    /// violation, if any.
+    pub fn advance(&mut self) -> Verdict {
+        let now = self.clock.now_us();
+        self.run_timers(now)
+    }
+
+    fn run_timers(&mut self, now: u64) -> Verdict {
+        if self.stopped {
+            return Verdict::Stopped;
+        }
+        let mut first = Verdict::Ok;
+        while self.earliest <= now {
+            let Some(i) = (0..self.instances.len() as u32)
+                .filter(|&i| {
+                    self.instances[i as usize].live && !self.instances[i as usize].terminated
+                })
+                .min_by_key(|&i| self.instances[i as usize].next_time)
+            else {
+                break;
+            };
+            let Some((at, due)) = self.due(i) else {
+                self.instances[i as usize].next_time = u64::MAX;
+                self.recompute_earliest();
+                continue;
+            };
+            self.checked += 1;
+            match due {
+                Due::After(t) => self.fire_after(i, t, at),
+                Due::Timeout(depth) => {
+                    self.instances[i as usize].reported[depth as usize] = true;
+                    let inst = &self.instances[i as usize];
+                    let proto = self.model.proto(self.kinds[inst.kind as usize].protocol);
+                    let state = proto
+                        .ancestors(inst.leaf)
+                        .find(|s| proto.state(*s).depth == depth)
+                        .unwrap_or(inst.leaf);
+                    self.record(i, What::Timeout(state), &[], at);
+                    let v = self.timeout_violation(i, depth, at, now);
+                    let verdict = self.violation(v);
+                    if matches!(first, Verdict::Ok) {
+                        first = verdict;
+                    }
+                    if self.stopped {
+                        return first;
+                    }
+                }
+            }
+            self.recompute_next(i);
+            self.recompute_earliest();
+        }
+        first
+    }
+
+    fn fire_after(&mut self, i: u32, t: TransitionId, at: u64) {
+        let kind = self.instances[i as usize].kind as usize;
+        let code = self.kinds[kind].code.clone();
+        let ok = {
+            let deps = |d: u32, s: StateId| self.dep_in_state(i, d, s);
+            code.timed_guard(t, &self.instances[i as usize].vars, &deps)
+        };
+        match ok {
+            Ok(true) => {
+                let mut vars = std::mem::take(&mut self.instances[i as usize].vars);
+                let result = {
+                    let deps = |d: u32, s: StateId| self.dep_in_state(i, d, s);
+                    code.apply(t, &mut vars, &[], &deps)
+                };
+                self.instances[i as usize].vars = vars;
+                self.record(i, What::After(t), &[], at);
+                match result {
+                    Ok(()) => self.move_to(i, t, at),
+                    Err(e) => {
+                        self.instances[i as usize].timed_done.push(t);
+                        let v = self.spec_error(i, Some(t), e, at);
+                        let _ = self.violation(v);
+                    }
+                }
+            }
+            Ok(false) => self.instances[i as usize].timed_done.push(t),
+            Err(e) => {
+                self.instances[i as usize].timed_done.push(t);
+                let v = self.spec_error(i, Some(t), ActionError::Eval(e), at);
+                let _ = self.violation(v);
+            }
+        }
+    }
+
+    // ---- messages ---------------------------------------------------------------
+
+    /// Checks message `message` of `port`'s protocol, travelling in
+    /// `direction` (as the spec's trigger would write it: `In` for `?`),
+    /// with argument values `args`, at the clock's current time.
+    pub fn message(
+        &mut self,
+        port: Handle,
+        direction: Direction,
+        message: MessageId,
+        args: &[i64],
+    ) -> Verdict {
+        let now = self.clock.now_us();
+        if self.stopped {
+            return Verdict::Stopped;
+        }
+        if self.earliest <= now {
+            let v = self.run_timers(now);
+            if self.stopped {
+                return v;
+            }
+        }
+        self.checked += 1;
+        let Some(inst) = self.instance(port) else {
+            let v = self.stale_handle(port, direction, message, args, now);
+            return self.violation(v);
+        };
+        let i = port.index;
+        let kind = inst.kind as usize;
+        let proto = self.model.proto(self.kinds[kind].protocol);
+        let Some(msg) = proto.messages.get(message.0 as usize) else {
+            return Verdict::Ok; // a typed host cannot get here; replay checks names
+        };
+        let sender = side(direction, self.kinds[kind].mirror);
+        if inst.terminated {
+            let v = self.illegal(
+                i,
+                message,
+                args,
+                now,
+                sender,
+                ViolationKind::AfterTermination,
+            );
+            return self.violation(v);
+        }
+        if msg.direction != direction {
+            let v = self.illegal(i, message, args, now, sender, ViolationKind::WrongDirection);
+            return self.violation(v);
+        }
+        // Select, for this instance and every listener, on pre-step values.
+        self.participants.clear();
+        let label = LabelId(message.0);
+        match self.select(i, label, args) {
+            Ok(Some(t)) => self.participants.push((i, t)),
+            Ok(None) => {
+                let v = self.illegal(
+                    i,
+                    message,
+                    args,
+                    now,
+                    sender,
+                    ViolationKind::Illegal { blocked_by: None },
+                );
+                return self.violation(v);
+            }
+            Err(e) => {
+                let v = self.spec_error(i, None, ActionError::Eval(e), now);
+                return self.violation(v);
+            }
+        }
+        let comp = &self.model.components[self.component];
+        let listeners = &comp.kind(KindId(kind as u32)).listeners[message.0 as usize];
+        for &(lkind, llabel) in listeners {
+            let lk = comp.kind(lkind);
+            let ir::Label::Dep(dep, _) = self.model.proto(lk.protocol).labels[llabel.0 as usize]
+            else {
+                continue;
+            };
+            let bound_to_parent = matches!(lk.bindings.get(dep as usize), Some(Binding::Parent));
+            let count = self.by_kind[lkind.0 as usize].len();
+            for n in 0..count {
+                let l = self.by_kind[lkind.0 as usize][n];
+                let li = &self.instances[l as usize];
+                if !li.live || li.terminated || (bound_to_parent && li.parent != i) {
+                    continue;
+                }
+                match self.select(l, llabel, args) {
+                    Ok(Some(t)) => self.participants.push((l, t)),
+                    Ok(None) => {
+                        let blocker = &self.instances[l as usize];
+                        let blocked_by =
+                            Some(self.address(blocker.kind, &blocker.keys, blocker.depth));
+                        let mut v = self.illegal(
+                            i,
+                            message,
+                            args,
+                            now,
+                            sender,
+                            ViolationKind::Illegal { blocked_by },
+                        );
+                        v.detail = self.blocked_detail(i, l, llabel);
+                        return self.violation(v);
+                    }
+                    Err(e) => {
+                        let v = self.spec_error(l, None, ActionError::Eval(e), now);
+                        return self.violation(v);
+                    }
+                }
+            }
+        }
+        // A spawned key must be new.
+        let spawn = msg
+            .spawns
+            .map(|(param, _)| args.get(param).copied().unwrap_or(0));
+        if let Some(key) = spawn {
+            let spawner = Handle {
+                index: i,
+                generation: port.generation,
+            };
+            if self.subport(spawner, message, key).is_some() {
+                let v = self.illegal(
+                    i,
+                    message,
+                    args,
+                    now,
+                    sender,
+                    ViolationKind::DuplicateSubport { key },
+                );
+                return self.violation(v);
+            }
+        }
+        // Run every participant's actions on copies; commit only if all succeed.
+        self.scratch.clear();
+        for n in 0..self.participants.len() {
+            let (p, t) = self.participants[n];
+            let start = self.scratch.len();
+            self.scratch
+                .extend_from_slice(&self.instances[p as usize].vars);
+            let mut vars = std::mem::take(&mut self.scratch);
+            let result = if t.0 == u32::MAX {
+                Ok(()) // a protocol without states: nothing to run
+            } else {
+                let code = &self.kinds[self.instances[p as usize].kind as usize].code;
+                let deps = |d: u32, s: StateId| self.dep_in_state(p, d, s);
+                code.apply(t, &mut vars[start..], args, &deps)
+            };
+            self.scratch = vars;
+            if let Err(e) = result {
+                let v = self.spec_error(p, Some(t), e, now);
+                return self.violation(v);
+            }
+        }
+        self.record(i, What::Message(message), args, now);
+        let mut offset = 0;
+        for n in 0..self.participants.len() {
+            let (p, t) = self.participants[n];
+            let len = self.instances[p as usize].vars.len();
+            let (inst, scratch) = (&mut self.instances[p as usize], &self.scratch);
+            inst.vars.copy_from_slice(&scratch[offset..offset + len]);
+            offset += len;
+            self.move_to(p, t, now);
+        }
+        if let Some(key) = spawn {
+            let child_kind =
+                comp_child_kind(&self.model.components[self.component], kind as u32, message);
+            if let Some(ck) = child_kind {
+                self.create(ck, i, key, now);
+                self.recompute_earliest();
+            }
+        }
+        Verdict::Ok
+    }
+
+    fn select(
+        &self,
+        i: u32,
+        label: LabelId,
+        args: &[i64],
+    ) -> Result<Option<TransitionId>, ir::EvalError> {
+        let inst = &self.instances[i as usize];
+        let k = &self.kinds[inst.kind as usize];
+        if self.model.proto(k.protocol).states.is_empty() {
+            // A protocol without states allows everything.
+            return Ok(Some(TransitionId(u32::MAX)));
+        }
+        let deps = |d: u32, s: StateId| self.dep_in_state(i, d, s);
+        k.code.select(inst.leaf, label, &inst.vars, args, &deps)
+    }
+
+    /// Whether dependency `dep` of instance `i` is in `state`.
+    fn dep_in_state(&self, i: u32, dep: u32, state: StateId) -> bool {
+        let inst = &self.instances[i as usize];
+        let comp = &self.model.components[self.component];
+        let target = match comp.kind(KindId(inst.kind)).bindings.get(dep as usize) {
+            Some(Binding::Port(k)) => k.0,
+            Some(Binding::Parent) => inst.parent,
+            None => NONE,
+        };
+        let Some(t) = self.instances.get(target as usize) else {
+            return false;
+        };
+        if !t.live {
+            return false;
+        }
+        let p = self.model.proto(self.kinds[t.kind as usize].protocol);
+        !p.states.is_empty() && p.is_within(t.leaf, state)
+    }
+
+    /// Moves instance `i` along transition `t` (taken at `now`).
+    fn move_to(&mut self, i: u32, t: TransitionId, now: u64) {
+        if t.0 == u32::MAX {
+            return; // stateless protocol
+        }
+        let kind = self.instances[i as usize].kind as usize;
+        let proto = self.model.proto(self.kinds[kind].protocol);
+        let Some(new) = proto.transitions[t.0 as usize].target_leaf else {
+            return;
+        };
+        let old = self.instances[i as usize].leaf;
+        if new == old {
+            return;
+        }
+        // Common ancestors keep their entry times (local transitions).
+        let mut a = old;
+        let mut b = new;
+        while proto.state(a).depth > proto.state(b).depth {
+            a = proto.state(a).parent.unwrap_or(a);
+        }
+        while proto.state(b).depth > proto.state(a).depth {
+            b = proto.state(b).parent.unwrap_or(b);
+        }
+        let mut common = None;
+        while a != b {
+            match (proto.state(a).parent, proto.state(b).parent) {
+                (Some(x), Some(y)) => {
+                    a = x;
+                    b = y;
+                }
+                _ => break,
+            }
+        }
+        if a == b {
+            common = Some(a);
+        }
+        let keep = common.map_or(0, |c| proto.state(c).depth as usize + 1);
+        let is_final = proto.state(new).is_final;
+        let inst = &mut self.instances[i as usize];
+        let new_depth = proto.state(new).depth as usize;
+        for d in keep..=new_depth.min(inst.entered.len().saturating_sub(1)) {
+            inst.entered[d] = now;
+            inst.reported[d] = false;
+        }
+        inst.timed_done.retain(|t| {
+            (proto.state(proto.transitions[t.0 as usize].source).depth as usize) < keep
+        });
+        inst.leaf = new;
+        if is_final {
+            self.terminate(i);
+        } else {
+            self.recompute_next(i);
+        }
+        self.recompute_earliest();
+    }
+
+    fn record(&mut self, i: u32, what: What, args: &[i64], time: u64) {
+        if self.config.history == 0 {
+            return;
+        }
+        let inst = &self.instances[i as usize];
+        let mut a = [0i64; HISTORY_ARGS];
+        let n = args.len().min(HISTORY_ARGS);
+        a[..n].copy_from_slice(&args[..n]);
+        let r = Record {
+            time,
+            kind: inst.kind,
+            keys: inst.keys,
+            depth: inst.depth,
+            what,
+            args: a,
+            nargs: args.len().min(u8::MAX as usize) as u8,
+        };
+        if self.history.len() < self.config.history {
+            self.history.push(r);
+        } else {
+            self.history[self.history_next] = r;
+        }
+        self.history_next = (self.history_next + 1) % self.config.history;
+    }
+
+    /// The history ring in time order.
+    pub(crate) fn history_in_order(&self) -> impl Iterator<Item = &Record> {
+        let (a, b) = if self.history.len() < self.config.history {
+            (&self.history[..], &self.history[..0])
+        } else {
+            (
+                &self.history[self.history_next..],
+                &self.history[..self.history_next],
+            )
+        };
+        a.iter().chain(b.iter())
+    }
+
+    // ---- violations -------------------------------------------------------------
+
+    fn violation(&mut self, v: Violation) -> Verdict {
+        if let Some(hook) = &mut self.hook {
+            hook(&v);
+        }
+        if self.config.policy == Policy::Stop {
+            self.stopped = true;
+        }
+        self.violations.push(v.clone());
+        Verdict::Violation(Box::new(v))
+    }
+
+    fn base(&self, i: u32, kind: ViolationKind, time: u64) -> Violation {
+        let inst = &self.instances[i as usize];
+        let proto = self.model.proto(self.kinds[inst.kind as usize].protocol);
+        Violation {
+            kind,
+            blame: Blame::Spec,
+            time_us: time,
+            component: self.component().name.clone(),
+            port: self.address(inst.kind, &inst.keys, inst.depth),
+            protocol: proto.name.clone(),
+            state: if proto.states.is_empty() {
+                proto.name.clone()
+            } else {
+                format!("{}.{}", proto.name, proto.path(inst.leaf))
+            },
+            message: None,
+            sender: None,
+            legal: self.legal_here(i),
+            others: self.snapshots(Some(i)),
+            history: self.history_lines(),
+            detail: String::new(),
+        }
+    }
+
+    fn illegal(
+        &self,
+        i: u32,
+        message: MessageId,
+        args: &[i64],
+        now: u64,
+        sender: Side,
+        kind: ViolationKind,
+    ) -> Violation {
+        let inst = &self.instances[i as usize];
+        let proto = self.model.proto(self.kinds[inst.kind as usize].protocol);
+        let msg = &proto.messages[message.0 as usize];
+        let rendered = self.render_message(proto, message, args);
+        let detail = match &kind {
+            ViolationKind::Illegal { blocked_by: None } => {
+                format!(
+                    "`{}` has no transition for `{rendered}` in this state",
+                    proto.name
+                )
+            }
+            ViolationKind::Illegal {
+                blocked_by: Some(_),
+            } => String::new(),
+            ViolationKind::WrongDirection => format!(
+                "`{}` is an `{}` message of `{}`: the {} may not send it",
+                msg.name,
+                msg.direction.keyword(),
+                proto.name,
+                sender.noun()
+            ),
+            ViolationKind::AfterTermination => format!(
+                "`{}` has terminated: no further message is legal",
+                proto.name
+            ),
+            ViolationKind::DuplicateSubport { key } => {
+                format!(
+                    "a subport with key {key} spawned by `{}` is still alive",
+                    msg.name
+                )
+            }
+            _ => String::new(),
+        };
+        let mut v = self.base(i, kind, now);
+        v.blame = sender.blame();
+        v.sender = Some(sender);
+        v.message = Some(format!("{}{}", msg.direction.sigil(), rendered));
+        v.detail = detail;
+        v.history.push(format!(
+            "{}  {}  {}{}   # <-- violation",
+            crate::clock::format_time(now),
+            v.port,
+            msg.direction.sigil(),
+            rendered
+        ));
+        v
+    }
+
+    fn blocked_detail(&self, i: u32, l: u32, label: LabelId) -> String {
+        let inst = &self.instances[i as usize];
+        let proto = self.model.proto(self.kinds[inst.kind as usize].protocol);
+        let li = &self.instances[l as usize];
+        let lp = self.model.proto(self.kinds[li.kind as usize].protocol);
+        let candidates: Vec<String> = lp
+            .candidates(li.leaf, label)
+            .iter()
+            .map(|t| format!("`{}`", lp.transitions[t.0 as usize].text))
+            .collect();
+        let why = if candidates.is_empty() {
+            "has no transition for it there".to_string()
+        } else {
+            format!(
+                "has only {} there, and no guard holds",
+                candidates.join(", ")
+            )
+        };
+        format!(
+            "`{}` allows it, but port `{}` ({}, in state `{}`) names this message and {why} (rule 3: all or nothing)",
+            proto.name,
+            self.address(li.kind, &li.keys, li.depth),
+            lp.name,
+            if lp.states.is_empty() {
+                lp.name.clone()
+            } else {
+                lp.path(li.leaf)
+            }
+        )
+    }
+
+    fn stale_handle(
+        &self,
+        h: Handle,
+        direction: Direction,
+        message: MessageId,
+        args: &[i64],
+        now: u64,
+    ) -> Violation {
+        let _ = (message, args);
+        let sender = match self.instances.get(h.index as usize) {
+            Some(inst) => side(direction, self.kinds[inst.kind as usize].mirror),
+            None => side(direction, false),
+        };
+        Violation {
+            kind: ViolationKind::UnknownSubport { key: None },
+            blame: sender.blame(),
+            time_us: now,
+            component: self.component().name.clone(),
+            port: format!("<freed subport #{}>", h.index),
+            protocol: String::new(),
+            state: String::new(),
+            message: None,
+            sender: Some(sender),
+            legal: Vec::new(),
+            others: self.snapshots(None),
+            history: self.history_lines(),
+            detail: "the subport this message is addressed to has terminated and was freed".into(),
+        }
+    }
+
+    fn timeout_violation(&self, i: u32, depth: u32, deadline: u64, now: u64) -> Violation {
+        let inst = &self.instances[i as usize];
+        let kind = &self.kinds[inst.kind as usize];
+        let proto = self.model.proto(kind.protocol);
+        let state = proto
+            .ancestors(inst.leaf)
+            .find(|s| proto.state(*s).depth == depth)
+            .unwrap_or(inst.leaf);
+        let limit = proto.state(state).timeout_us.unwrap_or(0);
+        let blame = self.timeout_blame(inst.kind, state);
+        let mut v = self.base(
+            i,
+            ViolationKind::Timeout {
+                state: proto.path(state),
+                limit_us: limit,
+            },
+            deadline,
+        );
+        v.blame = blame;
+        v.detail = format!(
+            "state `{}` was entered at {} and has a timeout of {}; nothing left it by {} (noticed at {})",
+            proto.path(state),
+            crate::clock::format_time(deadline - limit),
+            ir::format_micros(limit),
+            crate::clock::format_time(deadline),
+            crate::clock::format_time(now),
+        );
+        v
+    }
+
+    /// Who could have left `state` in time: the senders of the transitions
+    /// that leave it (its own and its sub-states'; if none, inherited ones).
+    fn timeout_blame(&self, kind: u32, state: StateId) -> Blame {
+        let k = &self.kinds[kind as usize];
+        let comp = &self.model.components[self.component];
+        let proto = self.model.proto(k.protocol);
+        let leaves_state =
+            |t: &ir::Transition| t.target.is_some_and(|x| !proto.is_within(x, state));
+        let own: Vec<&ir::Transition> = proto
+            .transitions
+            .iter()
+            .filter(|t| proto.is_within(t.source, state) && leaves_state(t))
+            .collect();
+        let chosen = if own.is_empty() {
+            proto
+                .transitions
+                .iter()
+                .filter(|t| proto.is_within(state, t.source) && leaves_state(t))
+                .collect()
+        } else {
+            own
+        };
+        let (mut driver, mut env) = (false, false);
+        for t in chosen {
+            let Trigger::Label(l) = t.trigger else {
+                continue;
+            };
+            let s = match proto.labels[l.0 as usize] {
+                ir::Label::Own(m) => side(proto.messages[m.0 as usize].direction, k.mirror),
+                ir::Label::Dep(d, m) => {
+                    let target = match comp.kind(KindId(kind)).bindings.get(d as usize) {
+                        Some(Binding::Port(p)) => p.0 as usize,
+                        _ => comp
+                            .kind(KindId(kind))
+                            .spawned_by
+                            .map_or(kind as usize, |(p, _)| p.0 as usize),
+                    };
+                    let dk = &self.kinds[target];
+                    let dp = self.model.proto(dk.protocol);
+                    side(dp.messages[m.0 as usize].direction, dk.mirror)
+                }
+            };
+            match s {
+                Side::Driver => driver = true,
+                Side::Environment => env = true,
+            }
+        }
+        match (driver, env) {
+            (true, false) => Blame::Driver,
+            (false, true) => Blame::Environment,
+            _ => Blame::Both,
+        }
+    }
+
+    fn spec_error(&self, i: u32, t: Option<TransitionId>, e: ActionError, now: u64) -> Violation {
+        let inst = &self.instances[i as usize];
+        let proto = self.model.proto(self.kinds[inst.kind as usize].protocol);
+        let what = match e {
+            ActionError::Eval(ir::EvalError::DivisionByZero) => "division by zero".to_string(),
+            ActionError::Eval(ir::EvalError::Overflow) => "arithmetic overflow".to_string(),
+            ActionError::OutOfRange { variable, value } => {
+                let v = &proto.variables[variable as usize];
+                format!(
+                    "{value} does not fit variable `{}` of type `{}`",
+                    v.name,
+                    self.model.show_type(&v.ty)
+                )
+            }
+        };
+        let mut v = self.base(i, ViolationKind::SpecError, now);
+        v.detail = match t {
+            Some(t) if t.0 != u32::MAX => {
+                format!("{what} in `{}`", proto.transitions[t.0 as usize].text)
+            }
+            _ => format!("{what} in a guard"),
+        };
+        v
+    }
+
+    // ---- report pieces ----------------------------------------------------------
+
+    pub(crate) fn address(&self, kind: u32, keys: &[i64; ADDRESS_DEPTH], depth: u8) -> String {
+        let comp = &self.model.components[self.component];
+        let chain = &self.kinds[kind as usize].chain;
+        let mut out = comp.kind(chain[0]).name.clone();
+        for (level, k) in chain.iter().enumerate().skip(1) {
+            let Some((parent, m)) = comp.kind(*k).spawned_by else {
+                continue;
+            };
+            let msg = &self.model.proto(comp.kind(parent).protocol).messages[m.0 as usize].name;
+            let key = if level <= depth as usize {
+                keys[level.min(ADDRESS_DEPTH - 1)].to_string()
+            } else {
+                "?".into()
+            };
+            out.push_str(&format!("/{msg}:{key}"));
+        }
+        out
+    }
+
+    pub(crate) fn render_message(
+        &self,
+        proto: &ir::Protocol,
+        message: MessageId,
+        args: &[i64],
+    ) -> String {
+        let msg = &proto.messages[message.0 as usize];
+        if msg.params.is_empty() {
+            return msg.name.clone();
+        }
+        let vals: Vec<String> = msg
+            .params
+            .iter()
+            .enumerate()
+            .map(|(n, p)| {
+                args.get(n)
+                    .map_or("..".to_string(), |v| self.model.show_value(&p.ty, *v))
+            })
+            .collect();
+        format!("{}({})", msg.name, vals.join(", "))
+    }
+
+    fn legal_here(&self, i: u32) -> Vec<String> {
+        let inst = &self.instances[i as usize];
+        let proto = self.model.proto(self.kinds[inst.kind as usize].protocol);
+        if proto.states.is_empty() || inst.terminated {
+            return Vec::new();
+        }
+        (0..proto.labels.len() as u32)
+            .map(LabelId)
+            .filter_map(|l| {
+                let c = proto.candidates(inst.leaf, l);
+                if c.is_empty() {
+                    return None;
+                }
+                let guarded = c
+                    .iter()
+                    .all(|t| proto.transitions[t.0 as usize].guard.is_some());
+                let text = proto.label_text(&self.model, l);
+                Some(if guarded {
+                    format!("{text} (guarded)")
+                } else {
+                    text
+                })
+            })
+            .collect()
+    }
+
+    fn snapshots(&self, except: Option<u32>) -> Vec<InstanceSnapshot> {
+        self.instances
+            .iter()
+            .enumerate()
+            .filter(|(n, inst)| inst.live && Some(*n as u32) != except)
+            .map(|(_, inst)| {
+                let proto = self.model.proto(self.kinds[inst.kind as usize].protocol);
+                InstanceSnapshot {
+                    port: self.address(inst.kind, &inst.keys, inst.depth),
+                    protocol: proto.name.clone(),
+                    state: if inst.terminated {
+                        "(terminated)".into()
+                    } else if proto.states.is_empty() {
+                        "(no states)".into()
+                    } else {
+                        proto.path(inst.leaf)
+                    },
+                    variables: proto
+                        .variables
+                        .iter()
+                        .zip(&inst.vars)
+                        .map(|(v, x)| (v.name.clone(), self.model.show_value(&v.ty, *x)))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// The history as trace lines, oldest first.
+    pub(crate) fn history_lines(&self) -> Vec<String> {
+        self.history_in_order()
+            .map(|r| self.record_line(r))
+            .collect()
+    }
+
+    pub(crate) fn record_line(&self, r: &Record) -> String {
+        let port = self.address(r.kind, &r.keys, r.depth);
+        let proto = self.model.proto(self.kinds[r.kind as usize].protocol);
+        let time = crate::clock::format_time(r.time);
+        match r.what {
+            What::Message(m) => {
+                let msg = &proto.messages[m.0 as usize];
+                let n = (r.nargs as usize).min(HISTORY_ARGS);
+                let mut text = self.render_message(proto, m, &r.args[..n]);
+                if r.nargs as usize > HISTORY_ARGS {
+                    text.push_str(" # arguments truncated");
+                }
+                format!("{time}  {port}  {}{text}", msg.direction.sigil())
+            }
+            What::After(t) => format!(
+                "{time}  {port}  # after: {}",
+                proto.transitions[t.0 as usize].text
+            ),
+            What::Timeout(s) => format!("{time}  {port}  # timeout in {}", proto.path(s)),
+        }
+    }
+}
+
+/// Who sent a message that the spec writes with `direction`.
+pub(crate) fn side(direction: Direction, mirror: bool) -> Side {
+    match (direction, mirror) {
+        (Direction::In, false) | (Direction::Out, true) => Side::Environment,
+        _ => Side::Driver,
+    }
+}
+
+fn comp_child_kind(comp: &ir::Component, parent_kind: u32, message: MessageId) -> Option<u32> {
+    comp.kinds
+        .iter()
+        .position(|k| k.spawned_by == Some((KindId(parent_kind), message)))
+        .map(|k| k as u32)
+}
