@@ -36,6 +36,22 @@ pub enum SpecCommand {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Replay a trace through the component's observer: print the verdict
+    /// and any violation report; exit 1 on a violation, 2 on a malformed trace.
+    Replay {
+        /// Spec files or folders, then the trace file (`-` for standard input).
+        #[arg(required = true, num_args = 2.., value_name = "SPEC... TRACE")]
+        args: Vec<PathBuf>,
+        /// The component to observe (default: the trace's `component` line).
+        #[arg(long, short = 'c')]
+        component: Option<String>,
+        /// How many events each report shows.
+        #[arg(long, default_value_t = 32)]
+        history: usize,
+        /// Stop at the first violation.
+        #[arg(long)]
+        stop: bool,
+    },
     /// Print a protocol's or component's states, messages, alphabet and spawn points.
     Show {
         /// Files or folders.
@@ -97,6 +113,12 @@ pub fn run(cmd: SpecCommand) -> Result<ExitCode> {
             output,
         } => graph_cmd(&paths, &select, format, output),
         SpecCommand::Show { paths, select } => show(&paths, &select),
+        SpecCommand::Replay {
+            args,
+            component,
+            history,
+            stop,
+        } => replay(&args, component.as_deref(), history, stop),
     }
 }
 
@@ -456,4 +478,80 @@ fn show_component(model: &Model, c: &tingu::ir::Component, out: &mut String) {
         let _ = i;
     }
     let _ = writeln!(out);
+}
+
+fn replay(
+    args: &[PathBuf],
+    component: Option<&str>,
+    history: usize,
+    stop: bool,
+) -> Result<ExitCode> {
+    use tingu_observer::{Config, InterpretedBackend, Policy, trace};
+    let (trace_path, specs) = args.split_last().ok_or("give spec paths and a trace")?;
+    let (_, model, _, _) = load(specs, std::io::stderr().is_terminal(), false)?;
+    let Some(model) = model else {
+        eprintln!("error: the specs have errors; nothing replayed");
+        return Ok(ExitCode::from(2));
+    };
+    let text = if trace_path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        s
+    } else {
+        std::fs::read_to_string(trace_path)
+            .map_err(|e| format!("cannot read `{}`: {e}", trace_path.display()))?
+    };
+    let trace = match trace::parse(&text) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: malformed trace `{}`: {e}", trace_path.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let model = std::sync::Arc::new(model);
+    let outcome = tingu_observer::pick_component(&model, component, &trace).and_then(|name| {
+        let policy = if stop { Policy::Stop } else { Policy::Continue };
+        tingu_observer::replay(
+            model.clone(),
+            &name,
+            &trace,
+            &InterpretedBackend,
+            Config { history, policy },
+        )
+    });
+    let replayed = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "error: trace `{}` does not fit the specs: {e}",
+                trace_path.display()
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for (line, v) in &replayed.violations {
+        println!("{}:{line}: {v}", trace_path.display());
+    }
+    let obs = &replayed.observer;
+    let status = if obs.component_terminated() {
+        "terminated"
+    } else {
+        "still running"
+    };
+    let events = replayed.verdicts.len();
+    if replayed.violations.is_empty() {
+        println!(
+            "ok: {events} events, no violation; component `{}` {status}",
+            obs.component().name
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "violation: {} of {events} events broke the protocols of component `{}`",
+            replayed.violations.len(),
+            obs.component().name
+        );
+        Ok(ExitCode::from(1))
+    }
 }

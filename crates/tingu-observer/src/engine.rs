@@ -602,18 +602,11 @@ impl<C: Clock> Observer<C> {
         args: &[i64],
     ) -> Verdict {
         let now = self.clock.now_us();
-        if self.stopped {
-            return Verdict::Stopped;
+        if let Some(v) = self.before_step(now) {
+            return v;
         }
-        if self.earliest <= now {
-            let v = self.run_timers(now);
-            if self.stopped {
-                return v;
-            }
-        }
-        self.checked += 1;
         let Some(inst) = self.instance(port) else {
-            let v = self.stale_handle(port, direction, message, args, now);
+            let v = self.stale_handle(port, direction, now);
             return self.violation(v);
         };
         let i = port.index;
@@ -760,6 +753,110 @@ impl<C: Clock> Observer<C> {
             }
         }
         Verdict::Ok
+    }
+
+    /// Reports a message that `port`'s protocol does not declare (rule 4:
+    /// the fault of whoever sent it, as the sigil and `mirror` say).
+    pub fn undeclared(&mut self, port: Handle, direction: Direction, name: &str) -> Verdict {
+        let now = self.clock.now_us();
+        if let Some(v) = self.before_step(now) {
+            return v;
+        }
+        let Some(inst) = self.instance(port) else {
+            let v = self.stale_handle(port, direction, now);
+            return self.violation(v);
+        };
+        let sender = side(direction, self.kinds[inst.kind as usize].mirror);
+        let mut v = self.base(
+            port.index,
+            ViolationKind::UnknownMessage {
+                name: name.to_string(),
+            },
+            now,
+        );
+        v.blame = sender.blame();
+        v.sender = Some(sender);
+        v.message = Some(format!("{}{name}", direction.sigil()));
+        v.detail = format!("`{}` declares no message `{name}`", v.protocol);
+        v.history.push(format!(
+            "{}  {}  {}{name}   # <-- violation",
+            crate::clock::format_time(now),
+            v.port,
+            direction.sigil()
+        ));
+        self.violation(v)
+    }
+
+    /// Reports a message addressed to subport `key` of `parent` (spawned by
+    /// `spawner`) that is not alive.
+    pub fn unknown_subport(
+        &mut self,
+        parent: Handle,
+        spawner: MessageId,
+        key: i64,
+        direction: Direction,
+        name: &str,
+    ) -> Verdict {
+        let now = self.clock.now_us();
+        if let Some(v) = self.before_step(now) {
+            return v;
+        }
+        let Some(inst) = self.instance(parent) else {
+            let v = self.stale_handle(parent, direction, now);
+            return self.violation(v);
+        };
+        let kind = inst.kind;
+        let child = comp_child_kind(&self.model.components[self.component], kind, spawner);
+        let sender = side(direction, self.kinds[kind as usize].mirror);
+        let mut v = self.base(
+            parent.index,
+            ViolationKind::UnknownSubport { key: Some(key) },
+            now,
+        );
+        let proto = self.model.proto(self.kinds[kind as usize].protocol);
+        let spawn_name = proto
+            .messages
+            .get(spawner.0 as usize)
+            .map_or("?", |m| m.name.as_str())
+            .to_string();
+        v.port = format!("{}/{spawn_name}:{key}", v.port);
+        if let Some(ck) = child {
+            v.protocol = self
+                .model
+                .proto(self.kinds[ck as usize].protocol)
+                .name
+                .clone();
+        }
+        v.state = String::new();
+        v.legal = Vec::new();
+        v.blame = sender.blame();
+        v.sender = Some(sender);
+        v.message = Some(format!("{}{name}", direction.sigil()));
+        v.detail = format!(
+            "no live subport with key {key} was spawned by `{spawn_name}` (never spawned, or already terminated)"
+        );
+        v.history.push(format!(
+            "{}  {}  {}{name}   # <-- violation",
+            crate::clock::format_time(now),
+            v.port,
+            direction.sigil()
+        ));
+        self.violation(v)
+    }
+
+    /// Runs due timers before a step; `Some` when the observer is (or just got) stopped.
+    fn before_step(&mut self, now: u64) -> Option<Verdict> {
+        if self.stopped {
+            return Some(Verdict::Stopped);
+        }
+        if self.earliest <= now {
+            let v = self.run_timers(now);
+            if self.stopped {
+                return Some(v);
+            }
+        }
+        self.checked += 1;
+        None
     }
 
     fn select(
@@ -1016,15 +1113,7 @@ impl<C: Clock> Observer<C> {
         )
     }
 
-    fn stale_handle(
-        &self,
-        h: Handle,
-        direction: Direction,
-        message: MessageId,
-        args: &[i64],
-        now: u64,
-    ) -> Violation {
-        let _ = (message, args);
+    fn stale_handle(&self, h: Handle, direction: Direction, now: u64) -> Violation {
         let sender = match self.instances.get(h.index as usize) {
             Some(inst) => side(direction, self.kinds[inst.kind as usize].mirror),
             None => side(direction, false),

@@ -9,10 +9,12 @@
 pub mod clock;
 pub mod code;
 pub mod engine;
+pub mod replay;
 pub mod report;
 pub mod trace;
 
 pub use clock::{Clock, MonotonicClock, VirtualClock};
 pub use code::{Backend, InterpretedBackend, ProtocolCode};
 pub use engine::{Config, Handle, Observer, Policy, Verdict};
+pub use replay::{ReplayError, Replayed, pick_component, replay};
 pub use report::{Blame, InstanceSnapshot, Side, Violation, ViolationKind};
