@@ -84,6 +84,9 @@ impl Verdict {
     }
 }
 
+/// The host's callback for violations.
+pub type ViolationHook = Box<dyn FnMut(&Violation) + Send>;
+
 const NONE: u32 = u32::MAX;
 /// Argument slots kept per history record; more are shown as `..`.
 pub(crate) const HISTORY_ARGS: usize = 6;
@@ -162,7 +165,7 @@ pub struct Observer<C: Clock> {
     pub(crate) history: Vec<Record>,
     history_next: usize,
     violations: Vec<Violation>,
-    hook: Option<Box<dyn FnMut(&Violation) + Send>>,
+    hook: Option<ViolationHook>,
     checked: u64,
 }
 

@@ -46,7 +46,7 @@
 //! [`parse`] never panics and runs in linear time: traces come from files
 //! and from other processes. It stops at the first error, which carries the
 //! line and column (both from 1, the column counted in characters) and says
-//! what was expected. [`write`] prints the canonical text, which [`parse`]
+//! what was expected. [`write`](fn@write) prints the canonical text, which [`parse`]
 //! reads back to the same [`Trace`] (apart from [`TraceEvent::line`]).
 
 use std::fmt;
@@ -64,7 +64,7 @@ pub struct Trace {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceEvent {
     /// The line of the event in the text it was parsed from (from 1); 0 for
-    /// an event that was not parsed. [`write`] ignores it.
+    /// an event that was not parsed. [`write`](fn@write) ignores it.
     pub line: usize,
     /// Microseconds since the start of the trace.
     pub time_us: u64,
@@ -412,7 +412,9 @@ impl<'a> LineParser<'a> {
                 quote(self.text.get(pos..pos + len).unwrap_or(""))
             }
             Some(_) => match self.text.get(pos..).and_then(|s| s.chars().next()) {
-                Some(c) => format!("`{}`", c.escape_debug()),
+                // Invisible characters are shown escaped: `\r`, `\u{feff}`.
+                Some(c) if c.is_control() || c == '\u{feff}' => format!("`{}`", c.escape_debug()),
+                Some(c) => format!("`{c}`"),
                 None => "a non-ASCII character".to_string(),
             },
         }
@@ -519,6 +521,7 @@ impl<'a> LineParser<'a> {
             path,
         };
 
+        let address_end = self.pos;
         if self.peek().is_some() && !self.at_space() {
             return Err(self.error(self.pos, "expected a space after the address"));
         }
@@ -534,9 +537,9 @@ impl<'a> LineParser<'a> {
             None => {
                 let message = format!(
                     "expected a message (`?name` or `!name`) after {}",
-                    quote(self.slice(start).trim_end())
+                    quote(self.text.get(start..address_end).unwrap_or(""))
                 );
-                return Err(self.error(self.pos, message));
+                return Err(self.error(address_end, message));
             }
             Some(b'?') => Sigil::Question,
             Some(b'!') => Sigil::Bang,
@@ -887,7 +890,7 @@ component asix
         );
         assert_eq!(
             error("0ms lc ?a\n\u{feff}1ms lc ?b"),
-            "line 2, column 1: expected a time (such as `0ms` or `1.5ms`) or a `component` header, found `\u{feff}`"
+            "line 2, column 1: expected a time (such as `0ms` or `1.5ms`) or a `component` header, found `\\u{feff}`"
         );
         // A carriage return inside a line is not whitespace.
         assert_eq!(
@@ -1136,7 +1139,7 @@ component asix
             ),
             (
                 "0ms usb/p:1   # c",
-                "line 1, column 14: expected a message (`?name` or `!name`) after `usb/p:1`",
+                "line 1, column 12: expected a message (`?name` or `!name`) after `usb/p:1`",
             ),
             (
                 "0ms tick/p:1",
