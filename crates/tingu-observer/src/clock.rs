@@ -65,19 +65,3 @@ impl Clock for MonotonicClock {
         self.start.elapsed().as_micros() as u64
     }
 }
-
-/// A time in microseconds as traces write it: `2s`, `1.5ms`, `250us`.
-pub fn format_time(us: u64) -> String {
-    if us == 0 {
-        "0ms".into()
-    } else if us.is_multiple_of(1_000_000) {
-        format!("{}s", us / 1_000_000)
-    } else if us.is_multiple_of(1_000) {
-        format!("{}ms", us / 1_000)
-    } else if us >= 1_000 {
-        let ms = format!("{}.{:03}", us / 1_000, us % 1_000);
-        format!("{}ms", ms.trim_end_matches('0'))
-    } else {
-        format!("{us}us")
-    }
-}

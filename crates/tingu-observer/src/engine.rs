@@ -69,9 +69,11 @@ pub struct Handle {
 /// The outcome of one call.
 #[derive(Debug, PartialEq)]
 pub enum Verdict {
-    /// Legal.
+    /// Legal, and no timer expired on the way.
     Ok,
-    /// A violation (also recorded, and passed to the hook).
+    /// A violation: the message's own, or else a timeout that expired before
+    /// it (every violation, several per call included, is in
+    /// [`Observer::violations`] and was passed to the hook).
     Violation(Box<Violation>),
     /// The observer stopped after an earlier violation ([`Policy::Stop`]).
     Stopped,
@@ -160,6 +162,8 @@ pub struct Observer<C: Clock> {
     config: Config,
     earliest: u64,
     stopped: bool,
+    /// A timer violation found before the current step.
+    pending: Verdict,
     participants: Vec<(u32, TransitionId)>,
     scratch: Vec<i64>,
     pub(crate) history: Vec<Record>,
@@ -235,6 +239,7 @@ impl<C: Clock> Observer<C> {
             config,
             earliest: u64::MAX,
             stopped: false,
+            pending: Verdict::Ok,
             participants: Vec::with_capacity(16),
             scratch: Vec::with_capacity(16 * max_vars.max(1)),
             history: Vec::with_capacity(config.history),
@@ -344,6 +349,69 @@ impl<C: Clock> Observer<C> {
     /// Whether the observer stopped ([`Policy::Stop`]).
     pub fn is_stopped(&self) -> bool {
         self.stopped
+    }
+
+    /// Every live port and subport (terminated declared ports included).
+    pub fn handles(&self) -> Vec<Handle> {
+        self.instances
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.live)
+            .map(|(n, i)| Handle {
+                index: n as u32,
+                generation: i.generation,
+            })
+            .collect()
+    }
+
+    /// The trace address of a live port or subport.
+    pub fn address_of(&self, h: Handle) -> Option<crate::trace::Address> {
+        let inst = self.instance(h)?;
+        let comp = self.component();
+        let chain = &self.kinds[inst.kind as usize].chain;
+        let mut path = Vec::new();
+        for (level, k) in chain.iter().enumerate().skip(1) {
+            let (parent, m) = comp.kind(*k).spawned_by?;
+            let msg = self.model.proto(comp.kind(parent).protocol).messages[m.0 as usize]
+                .name
+                .clone();
+            path.push((msg, inst.keys[level.min(ADDRESS_DEPTH - 1)]));
+        }
+        Some(crate::trace::Address {
+            port: comp.kind(chain[0]).name.clone(),
+            path,
+        })
+    }
+
+    /// The active leaf state of a live port or subport.
+    pub fn leaf_of(&self, h: Handle) -> Option<StateId> {
+        self.instance(h).filter(|i| !i.terminated).map(|i| i.leaf)
+    }
+
+    /// The variables of a live port or subport.
+    pub fn variables_of(&self, h: Handle) -> Option<&[i64]> {
+        self.instance(h).map(|i| i.vars.as_slice())
+    }
+
+    /// The earliest pending timeout deadline (not `after` transitions), if any.
+    pub fn next_timeout(&self) -> Option<u64> {
+        let mut best: Option<u64> = None;
+        for inst in self.instances.iter().filter(|i| i.live && !i.terminated) {
+            let p = self.model.proto(self.kinds[inst.kind as usize].protocol);
+            if p.states.is_empty() {
+                continue;
+            }
+            for s in p.ancestors(inst.leaf) {
+                let st = p.state(s);
+                if let Some(t) = st.timeout_us
+                    && !inst.reported[st.depth as usize]
+                {
+                    let at = inst.entered[st.depth as usize].saturating_add(t);
+                    best = Some(best.map_or(at, |b| b.min(at)));
+                }
+            }
+        }
+        best
     }
 
     // ---- instances ----------------------------------------------------------------
@@ -761,6 +829,11 @@ impl<C: Clock> Observer<C> {
     /// Reports a message that `port`'s protocol does not declare (rule 4:
     /// the fault of whoever sent it, as the sigil and `mirror` say).
     pub fn undeclared(&mut self, port: Handle, direction: Direction, name: &str) -> Verdict {
+        let v = self.undeclared_inner(port, direction, name);
+        self.finish(v)
+    }
+
+    fn undeclared_inner(&mut self, port: Handle, direction: Direction, name: &str) -> Verdict {
         let now = self.clock.now_us();
         if let Some(v) = self.before_step(now) {
             return v;
@@ -783,7 +856,7 @@ impl<C: Clock> Observer<C> {
         v.detail = format!("`{}` declares no message `{name}`", v.protocol);
         v.history.push(format!(
             "{}  {}  {}{name}   # <-- violation",
-            crate::clock::format_time(now),
+            crate::trace::format_time(now),
             v.port,
             direction.sigil()
         ));
@@ -793,6 +866,18 @@ impl<C: Clock> Observer<C> {
     /// Reports a message addressed to subport `key` of `parent` (spawned by
     /// `spawner`) that is not alive.
     pub fn unknown_subport(
+        &mut self,
+        parent: Handle,
+        spawner: MessageId,
+        key: i64,
+        direction: Direction,
+        name: &str,
+    ) -> Verdict {
+        let v = self.unknown_subport_inner(parent, spawner, key, direction, name);
+        self.finish(v)
+    }
+
+    fn unknown_subport_inner(
         &mut self,
         parent: Handle,
         spawner: MessageId,
@@ -840,14 +925,16 @@ impl<C: Clock> Observer<C> {
         );
         v.history.push(format!(
             "{}  {}  {}{name}   # <-- violation",
-            crate::clock::format_time(now),
+            crate::trace::format_time(now),
             v.port,
             direction.sigil()
         ));
         self.violation(v)
     }
 
-    /// Runs due timers before a step; `Some` when the observer is (or just got) stopped.
+    /// Runs due timers before a step; `Some` when the observer is (or just
+    /// got) stopped. A timer violation found on the way is kept in
+    /// `pending` and returned by [`Observer::finish`] if the step itself is legal.
     fn before_step(&mut self, now: u64) -> Option<Verdict> {
         if self.stopped {
             return Some(Verdict::Stopped);
@@ -857,9 +944,17 @@ impl<C: Clock> Observer<C> {
             if self.stopped {
                 return Some(v);
             }
+            self.pending = v;
         }
         self.checked += 1;
         None
+    }
+
+    /// The verdict of a call: the step's own violation, else a timer
+    /// violation found before it, else `Ok`.
+    fn finish(&mut self, v: Verdict) -> Verdict {
+        let pending = std::mem::replace(&mut self.pending, Verdict::Ok);
+        if v.is_ok() { pending } else { v }
     }
 
     fn select(
@@ -1077,7 +1172,7 @@ impl<C: Clock> Observer<C> {
         v.detail = detail;
         v.history.push(format!(
             "{}  {}  {}{}   # <-- violation",
-            crate::clock::format_time(now),
+            crate::trace::format_time(now),
             v.port,
             msg.direction.sigil(),
             rendered
@@ -1160,10 +1255,10 @@ impl<C: Clock> Observer<C> {
         v.detail = format!(
             "state `{}` was entered at {} and has a timeout of {}; nothing left it by {} (noticed at {})",
             proto.path(state),
-            crate::clock::format_time(deadline - limit),
+            crate::trace::format_time(deadline - limit),
             ir::format_micros(limit),
-            crate::clock::format_time(deadline),
-            crate::clock::format_time(now),
+            crate::trace::format_time(deadline),
+            crate::trace::format_time(now),
         );
         v
     }
@@ -1268,6 +1363,8 @@ impl<C: Clock> Observer<C> {
         out
     }
 
+    /// `name(arg, ...)` with values as traces write them (enum variants by
+    /// name, booleans, integers), so the text replays.
     pub(crate) fn render_message(
         &self,
         proto: &ir::Protocol,
@@ -1281,11 +1378,8 @@ impl<C: Clock> Observer<C> {
         let vals: Vec<String> = msg
             .params
             .iter()
-            .enumerate()
-            .map(|(n, p)| {
-                args.get(n)
-                    .map_or("..".to_string(), |v| self.model.show_value(&p.ty, *v))
-            })
+            .zip(args)
+            .map(|(p, v)| crate::generate::to_value(&self.model, p.ty, *v).to_string())
             .collect();
         format!("{}({})", msg.name, vals.join(", "))
     }
@@ -1354,22 +1448,26 @@ impl<C: Clock> Observer<C> {
     pub(crate) fn record_line(&self, r: &Record) -> String {
         let port = self.address(r.kind, &r.keys, r.depth);
         let proto = self.model.proto(self.kinds[r.kind as usize].protocol);
-        let time = crate::clock::format_time(r.time);
+        let time = crate::trace::format_time(r.time);
         match r.what {
             What::Message(m) => {
                 let msg = &proto.messages[m.0 as usize];
-                let n = (r.nargs as usize).min(HISTORY_ARGS);
-                let mut text = self.render_message(proto, m, &r.args[..n]);
                 if r.nargs as usize > HISTORY_ARGS {
-                    text.push_str(" # arguments truncated");
+                    return format!(
+                        "# {time}  {port}  {}{}(...)  (arguments not kept)",
+                        msg.direction.sigil(),
+                        msg.name
+                    );
                 }
+                let text = self.render_message(proto, m, &r.args[..r.nargs as usize]);
                 format!("{time}  {port}  {}{text}", msg.direction.sigil())
             }
+            // Timer events are consequences of time: a `tick` replays them.
             What::After(t) => format!(
-                "{time}  {port}  # after: {}",
+                "{time}  tick  # {port}: after, {}",
                 proto.transitions[t.0 as usize].text
             ),
-            What::Timeout(s) => format!("{time}  {port}  # timeout in {}", proto.path(s)),
+            What::Timeout(s) => format!("{time}  tick  # {port}: timeout in {}", proto.path(s)),
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod code;
 pub mod engine;
+pub mod generate;
 pub mod replay;
 pub mod report;
 pub mod trace;

@@ -102,6 +102,7 @@ pub fn replay(
     let mut verdicts = Vec::new();
     for event in &trace.events {
         clock.set(event.time_us);
+        let before = observer.violations().len();
         let verdict = match &event.kind {
             EventKind::Tick => observer.advance(),
             EventKind::Message(m) => step(&mut observer, m).map_err(|message| ReplayError {
@@ -109,13 +110,12 @@ pub fn replay(
                 message,
             })?,
         };
-        match verdict {
-            Verdict::Ok => verdicts.push((event.line, true)),
-            Verdict::Violation(v) => {
-                verdicts.push((event.line, false));
-                violations.push((event.line, *v));
-            }
-            Verdict::Stopped => break,
+        // A call can reveal several violations (expired timeouts, then the message's own).
+        let new = &observer.violations()[before..];
+        verdicts.push((event.line, new.is_empty()));
+        violations.extend(new.iter().map(|v| (event.line, v.clone())));
+        if verdict == Verdict::Stopped {
+            break;
         }
     }
     Ok(Replayed {
@@ -178,7 +178,8 @@ fn resolve(
     Ok(Ok(h))
 }
 
-fn step(obs: &mut Observer<VirtualClock>, m: &MessageEvent) -> Result<Verdict, String> {
+/// Resolves and checks one message event of a trace; `Err` when the event does not fit the specs.
+pub fn step(obs: &mut Observer<VirtualClock>, m: &MessageEvent) -> Result<Verdict, String> {
     let h = match resolve(obs, &m.address, m)? {
         Ok(h) => h,
         Err(verdict) => return Ok(verdict),

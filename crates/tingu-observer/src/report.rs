@@ -182,7 +182,7 @@ impl fmt::Display for Violation {
             "protocol violation: {} in component `{}` at {}",
             self.kind.title(),
             self.component,
-            crate::clock::format_time(self.time_us)
+            crate::trace::format_time(self.time_us)
         )?;
         writeln!(f, "  port:     {} ({})", self.port, self.protocol)?;
         if !self.state.is_empty() {

@@ -835,6 +835,25 @@ component asix
         );
     }
 
+    /// The example in docs/traces.md parses and survives a round trip.
+    #[test]
+    fn the_user_documentation_example_parses() {
+        let doc = include_str!("../../../docs/traces.md");
+        let start = doc
+            .find("```\n# asix")
+            .expect("the example in docs/traces.md")
+            + 4;
+        let example = &doc[start..][..doc[start..].find("```").unwrap()];
+        let trace = parse(example).unwrap_or_else(|e| panic!("{e}\n{example}"));
+        assert_eq!(trace.component.as_deref(), Some("asix"));
+        assert_eq!(trace.events.len(), 9);
+        assert_eq!(trace.events[8].kind, EventKind::Tick);
+        assert_eq!(
+            strip_lines(parse(&write(&trace)).unwrap()),
+            strip_lines(trace)
+        );
+    }
+
     #[test]
     fn events_display_as_trace_lines() {
         let trace = parse(EXAMPLE).unwrap();
