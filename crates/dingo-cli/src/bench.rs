@@ -10,6 +10,28 @@ use tingu::{Library, synth};
 /// The benchmarks.
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// Cost per message of a protocol observer on long generated traces of a
+    /// component, next to the same loop with no observer.
+    Observer {
+        /// The spec library folder.
+        #[arg(long, default_value = "specs")]
+        specs: PathBuf,
+        /// The component whose traces are replayed.
+        #[arg(long, default_value = "asix")]
+        component: String,
+        /// Number of generated walks.
+        #[arg(long, default_value_t = 200)]
+        walks: usize,
+        /// Steps per walk (walks end earlier if the component terminates).
+        #[arg(long, default_value_t = 2000)]
+        steps: usize,
+        /// Timed repetitions (the median is reported).
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time to load, parse and check the spec library and a generated large spec.
     Tingu {
         /// The spec library folder.
@@ -37,6 +59,14 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             runs,
             json,
         } => tingu_bench(&specs, states, runs.max(1), json),
+        BenchCommand::Observer {
+            specs,
+            component,
+            walks,
+            steps,
+            runs,
+            json,
+        } => crate::bench_observer::run(&specs, &component, walks, steps, runs.max(1), json),
     }
 }
 

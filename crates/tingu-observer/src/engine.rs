@@ -101,6 +101,10 @@ struct KindInfo {
     code: Arc<dyn ProtocolCode>,
     /// Top-level port this kind descends from, and the kinds from it down to this one.
     chain: Vec<KindId>,
+    /// Per state: whether resting there involves a timer (a timeout on it
+    /// or an ancestor, or an `after` transition), so steps between untimed
+    /// states skip timer bookkeeping.
+    timed: Vec<bool>,
 }
 
 pub(crate) struct Instance {
@@ -217,11 +221,26 @@ impl<C: Clock> Observer<C> {
                     chain.push(parent);
                 }
                 chain.reverse();
+                let proto = model.proto(k.protocol);
+                let timed = (0..proto.states.len() as u32)
+                    .map(|s| {
+                        let s = StateId(s);
+                        let after = proto
+                            .state(s)
+                            .leaf_index
+                            .is_some_and(|l| !proto.timed[l as usize].is_empty());
+                        after
+                            || proto
+                                .ancestors(s)
+                                .any(|a| proto.state(a).timeout_us.is_some())
+                    })
+                    .collect();
                 KindInfo {
                     protocol: k.protocol,
                     mirror: k.mirror,
                     code,
                     chain,
+                    timed,
                 }
             })
             .collect::<Vec<_>>();
@@ -784,17 +803,19 @@ impl<C: Clock> Observer<C> {
                 return self.violation(v);
             }
         }
-        // Run every participant's actions on copies; commit only if all succeed.
+        // Run every participant's actions on copies; commit only if all
+        // succeed. Transitions without actions (most) skip the copy.
         self.scratch.clear();
         for n in 0..self.participants.len() {
             let (p, t) = self.participants[n];
+            if !self.has_actions(p, t) {
+                continue;
+            }
             let start = self.scratch.len();
             self.scratch
                 .extend_from_slice(&self.instances[p as usize].vars);
             let mut vars = std::mem::take(&mut self.scratch);
-            let result = if t.0 == u32::MAX {
-                Ok(()) // a protocol without states: nothing to run
-            } else {
+            let result = {
                 let code = &self.kinds[self.instances[p as usize].kind as usize].code;
                 let deps = |d: u32, s: StateId| self.dep_in_state(p, d, s);
                 code.apply(t, &mut vars[start..], args, &deps)
@@ -809,10 +830,12 @@ impl<C: Clock> Observer<C> {
         let mut offset = 0;
         for n in 0..self.participants.len() {
             let (p, t) = self.participants[n];
-            let len = self.instances[p as usize].vars.len();
-            let (inst, scratch) = (&mut self.instances[p as usize], &self.scratch);
-            inst.vars.copy_from_slice(&scratch[offset..offset + len]);
-            offset += len;
+            if self.has_actions(p, t) {
+                let len = self.instances[p as usize].vars.len();
+                let (inst, scratch) = (&mut self.instances[p as usize], &self.scratch);
+                inst.vars.copy_from_slice(&scratch[offset..offset + len]);
+                offset += len;
+            }
             self.move_to(p, t, now);
         }
         if let Some(key) = spawn {
@@ -950,6 +973,42 @@ impl<C: Clock> Observer<C> {
         None
     }
 
+    /// Whether transition `t` of instance `p` has actions to run.
+    fn has_actions(&self, p: u32, t: TransitionId) -> bool {
+        t.0 != u32::MAX && {
+            let kind = self.instances[p as usize].kind as usize;
+            !self.model.proto(self.kinds[kind].protocol).transitions[t.0 as usize]
+                .actions
+                .is_empty()
+        }
+    }
+
+    /// Recomputes instance `i`'s next timer and keeps `earliest` right,
+    /// without scanning when nothing timed is involved.
+    fn update_next(&mut self, i: u32) {
+        let inst = &self.instances[i as usize];
+        let old = inst.next_time;
+        let timed = self.kinds[inst.kind as usize]
+            .timed
+            .get(inst.leaf.0 as usize)
+            .copied()
+            .unwrap_or(true);
+        if !timed && old == u64::MAX {
+            return;
+        }
+        let new = if timed && inst.live && !inst.terminated {
+            self.due(i).map_or(u64::MAX, |(t, _)| t)
+        } else {
+            u64::MAX
+        };
+        self.instances[i as usize].next_time = new;
+        if new < self.earliest {
+            self.earliest = new;
+        } else if old == self.earliest && new != old {
+            self.recompute_earliest();
+        }
+    }
+
     /// The verdict of a call: the step's own violation, else a timer
     /// violation found before it, else `Ok`.
     fn finish(&mut self, v: Verdict) -> Verdict {
@@ -1042,10 +1101,10 @@ impl<C: Clock> Observer<C> {
         inst.leaf = new;
         if is_final {
             self.terminate(i);
+            self.recompute_earliest();
         } else {
-            self.recompute_next(i);
+            self.update_next(i);
         }
-        self.recompute_earliest();
     }
 
     fn record(&mut self, i: u32, what: What, args: &[i64], time: u64) {

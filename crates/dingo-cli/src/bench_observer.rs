@@ -1,0 +1,230 @@
+//! `dingo bench observer`: the cost per message of an attached observer.
+//!
+//! Long legal traces of a component are generated from its specs, decoded
+//! once into `(time, port handle, direction, message, arguments)`, then fed
+//! to a fresh observer per walk, timed; the baseline is the same loop over
+//! the same decoded events with no observer (only the clock update and a
+//! `black_box` per event), measured in the same run.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tingu::ir::{MessageId, Model, Type};
+use tingu::syntax::ast::Direction;
+use tingu_observer::generate::random_walk;
+use tingu_observer::trace::{EventKind, Sigil, Trace, Value};
+use tingu_observer::{
+    Backend, Config, Handle, InterpretedBackend, Observer, Policy, Verdict, VirtualClock,
+};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// One decoded event.
+#[derive(Clone)]
+pub struct Decoded {
+    time: u64,
+    kind: DecodedKind,
+}
+
+#[derive(Clone)]
+enum DecodedKind {
+    Tick,
+    Message {
+        port: Handle,
+        direction: Direction,
+        message: MessageId,
+        args: Vec<i64>,
+    },
+}
+
+/// Decodes a legal trace into handles and ids by replaying it once.
+pub fn decode(model: &Arc<Model>, component: &str, trace: &Trace) -> Result<Vec<Decoded>> {
+    let clock = VirtualClock::new();
+    let config = Config {
+        history: 0,
+        policy: Policy::Continue,
+    };
+    let mut obs = Observer::new(
+        model.clone(),
+        component,
+        &InterpretedBackend,
+        clock.clone(),
+        config,
+    )?;
+    let mut out = Vec::with_capacity(trace.events.len());
+    for e in &trace.events {
+        clock.set(e.time_us);
+        let EventKind::Message(m) = &e.kind else {
+            let _ = obs.advance();
+            out.push(Decoded {
+                time: e.time_us,
+                kind: DecodedKind::Tick,
+            });
+            continue;
+        };
+        let mut h = obs.port(&m.address.port).ok_or("unknown port")?;
+        for (spawner, key) in &m.address.path {
+            let p = obs.protocol_of(h).ok_or("terminated")?;
+            let sm = p.message(spawner).ok_or("unknown spawner")?;
+            h = obs.subport(h, sm, *key).ok_or("unknown subport")?;
+        }
+        let p = obs.protocol_of(h).ok_or("terminated")?;
+        let message = p.message(&m.message).ok_or("unknown message")?;
+        let args = m
+            .args
+            .iter()
+            .zip(&p.messages[message.0 as usize].params)
+            .map(|(v, param)| match (v, param.ty) {
+                (Value::Int(x), _) => *x,
+                (Value::Bool(b), _) => *b as i64,
+                (Value::Name(n), Type::Enum(en)) => model.enums[en as usize]
+                    .variants
+                    .iter()
+                    .find(|(x, _)| x == n)
+                    .map_or(0, |x| x.1),
+                (Value::Name(_), _) => 0,
+            })
+            .collect::<Vec<i64>>();
+        let direction = if m.direction == Sigil::Question {
+            Direction::In
+        } else {
+            Direction::Out
+        };
+        if obs.message(h, direction, message, &args) != Verdict::Ok {
+            return Err("a generated trace was not legal".into());
+        }
+        out.push(Decoded {
+            time: e.time_us,
+            kind: DecodedKind::Message {
+                port: h,
+                direction,
+                message,
+                args,
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// Feeds decoded events to a fresh observer; returns (time, messages, violations).
+pub fn run_observed(
+    model: &Arc<Model>,
+    component: &str,
+    backend: &dyn Backend,
+    events: &[Decoded],
+) -> (Duration, usize, usize) {
+    let clock = VirtualClock::new();
+    let config = Config {
+        history: 32,
+        policy: Policy::Continue,
+    };
+    let Ok(mut obs) = Observer::new(model.clone(), component, backend, clock.clone(), config)
+    else {
+        return (Duration::ZERO, 0, 1);
+    };
+    let mut bad = 0;
+    let start = Instant::now();
+    for e in events {
+        clock.set(e.time);
+        let v = match &e.kind {
+            DecodedKind::Tick => obs.advance(),
+            DecodedKind::Message {
+                port,
+                direction,
+                message,
+                args,
+            } => obs.message(*port, *direction, *message, args),
+        };
+        if !v.is_ok() {
+            bad += 1;
+        }
+    }
+    (start.elapsed(), events.len(), bad)
+}
+
+/// The same loop with no observer.
+pub fn run_bare(events: &[Decoded]) -> Duration {
+    let clock = VirtualClock::new();
+    let start = Instant::now();
+    for e in events {
+        clock.set(e.time);
+        std::hint::black_box(&e.kind);
+    }
+    start.elapsed()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs the benchmark.
+pub fn run(
+    specs: &Path,
+    component: &str,
+    walks: usize,
+    steps: usize,
+    runs: usize,
+    json: bool,
+) -> Result<ExitCode> {
+    let (lib, diags) = tingu::Library::load(&[specs.to_path_buf()])?;
+    let checked = tingu::check(&lib);
+    if diags.has_errors() {
+        return Err("the spec library has errors".into());
+    }
+    let model = Arc::new(checked.model.ok_or("the spec library has errors")?);
+    let mut traces = Vec::new();
+    for seed in 0..walks as u64 {
+        let t = random_walk(&model, component, seed, steps).ok_or("no such component")?;
+        traces.push(decode(&model, component, &t)?);
+    }
+    let messages: usize = traces.iter().map(Vec::len).sum();
+    let backends: Vec<(&str, Box<dyn Backend>)> =
+        vec![("interpreted", Box::new(InterpretedBackend))];
+    println!(
+        "dingo bench observer: component `{component}`, {walks} generated walks, {messages} events; median of {runs} runs"
+    );
+    println!(
+        "{:<14} {:>12} {:>12} {:>12}",
+        "observer", "ns/event", "bare ns", "violations"
+    );
+    let mut json_parts = Vec::new();
+    let mut worst = 0.0f64;
+    for (name, backend) in &backends {
+        let mut per_event = Vec::new();
+        let mut bare = Vec::new();
+        let mut violations = 0;
+        for _ in 0..runs {
+            let (mut t_obs, mut t_bare) = (Duration::ZERO, Duration::ZERO);
+            for events in &traces {
+                let (d, _, bad) = run_observed(&model, component, backend.as_ref(), events);
+                t_obs += d;
+                violations += bad;
+                t_bare += run_bare(events);
+            }
+            per_event.push(t_obs.as_secs_f64() * 1e9 / messages as f64);
+            bare.push(t_bare.as_secs_f64() * 1e9 / messages as f64);
+        }
+        let (obs_ns, bare_ns) = (median(per_event), median(bare));
+        let cost = obs_ns - bare_ns;
+        worst = worst.max(cost);
+        println!("{name:<14} {obs_ns:>12.1} {bare_ns:>12.1} {violations:>12}");
+        json_parts.push(format!(
+            "\"{name}\":{{\"ns_per_event\":{obs_ns:.2},\"bare_ns_per_event\":{bare_ns:.2},\"observer_ns_per_event\":{cost:.2},\"ratio_to_target\":{:.3},\"violations\":{violations}}}",
+            cost / 15.0
+        ));
+        if violations > 0 {
+            return Err(format!("{name}: {violations} violations on legal traces").into());
+        }
+    }
+    println!("target: at most 15 ns per message spent in the observer");
+    if json {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        println!(
+            "{{\"bench\":\"observer\",\"cores\":{cores},\"component\":\"{component}\",\"events\":{messages},{}}}",
+            json_parts.join(",")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
