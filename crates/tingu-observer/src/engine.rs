@@ -25,6 +25,7 @@
 use crate::clock::Clock;
 use crate::code::{ActionError, Backend, ProtocolCode};
 use crate::report::{Blame, InstanceSnapshot, Side, Violation, ViolationKind};
+use crate::tables::{NONE, Tables};
 use std::sync::Arc;
 use tingu::ir::{self, Binding, KindId, LabelId, MessageId, Model, StateId, TransitionId, Trigger};
 use tingu::syntax::ast::Direction;
@@ -89,7 +90,6 @@ impl Verdict {
 /// The host's callback for violations.
 pub type ViolationHook = Box<dyn FnMut(&Violation) + Send>;
 
-const NONE: u32 = u32::MAX;
 /// Argument slots kept per history record; more are shown as `..`.
 pub(crate) const HISTORY_ARGS: usize = 6;
 /// Subport nesting kept in addresses of history records.
@@ -101,10 +101,13 @@ struct KindInfo {
     code: Arc<dyn ProtocolCode>,
     /// Top-level port this kind descends from, and the kinds from it down to this one.
     chain: Vec<KindId>,
-    /// Per state: whether resting there involves a timer (a timeout on it
-    /// or an ancestor, or an `after` transition), so steps between untimed
-    /// states skip timer bookkeeping.
-    timed: Vec<bool>,
+    /// The protocol's hot-path tables (shared by kinds of one protocol).
+    tables: Arc<Tables>,
+    /// Per message: the subport kind it spawns, or `NONE`.
+    spawn_child: Vec<u32>,
+    /// Per message: the kinds that synchronise on it, the label they name
+    /// it by, and whether they are bound to their parent (else to this port).
+    listeners: Vec<Vec<(u32, LabelId, bool)>>,
 }
 
 pub(crate) struct Instance {
@@ -206,6 +209,7 @@ impl<C: Clock> Observer<C> {
             .ok_or_else(|| NoSuchComponent(name.to_string()))?;
         let comp = &model.components[component];
         let mut codes: Vec<Option<Arc<dyn ProtocolCode>>> = vec![None; model.protocols.len()];
+        let mut tables_of: Vec<Option<Arc<Tables>>> = vec![None; model.protocols.len()];
         let kinds = comp
             .kinds
             .iter()
@@ -221,18 +225,38 @@ impl<C: Clock> Observer<C> {
                     chain.push(parent);
                 }
                 chain.reverse();
+                let tables = tables_of[k.protocol.0 as usize]
+                    .get_or_insert_with(|| Arc::new(Tables::new(model.proto(k.protocol))))
+                    .clone();
                 let proto = model.proto(k.protocol);
-                let timed = (0..proto.states.len() as u32)
-                    .map(|s| {
-                        let s = StateId(s);
-                        let after = proto
-                            .state(s)
-                            .leaf_index
-                            .is_some_and(|l| !proto.timed[l as usize].is_empty());
-                        after
-                            || proto
-                                .ancestors(s)
-                                .any(|a| proto.state(a).timeout_us.is_some())
+                let spawn_child = (0..proto.messages.len())
+                    .map(|m| {
+                        comp.kinds
+                            .iter()
+                            .position(|c| {
+                                c.spawned_by == Some((KindId(i as u32), MessageId(m as u32)))
+                            })
+                            .map_or(NONE, |c| c as u32)
+                    })
+                    .collect();
+                let listeners = k
+                    .listeners
+                    .iter()
+                    .map(|list| {
+                        list.iter()
+                            .map(|&(lk, label)| {
+                                let lkind = comp.kind(lk);
+                                let parent_bound =
+                                    match model.proto(lkind.protocol).labels[label.0 as usize] {
+                                        ir::Label::Dep(d, _) => matches!(
+                                            lkind.bindings.get(d as usize),
+                                            Some(Binding::Parent)
+                                        ),
+                                        ir::Label::Own(_) => false,
+                                    };
+                                (lk.0, label, parent_bound)
+                            })
+                            .collect()
                     })
                     .collect();
                 KindInfo {
@@ -240,7 +264,9 @@ impl<C: Clock> Observer<C> {
                     mirror: k.mirror,
                     code,
                     chain,
-                    timed,
+                    tables,
+                    spawn_child,
+                    listeners,
                 }
             })
             .collect::<Vec<_>>();
@@ -542,7 +568,24 @@ impl<C: Clock> Observer<C> {
             return None;
         }
         let mut best: Option<(u64, Due)> = None;
-        // `after` first: at equal times, leaving in time beats a timeout.
+        // Deadlines first: at equal times the timeout is checked before an
+        // `after` timer (docs/tingu.md, rule 7), matching the checker's
+        // warning that an `after` not shorter than its state's timeout
+        // never fires in time.
+        for s in p.ancestors(inst.leaf) {
+            let st = p.state(s);
+            let Some(timeout) = st.timeout_us else {
+                continue;
+            };
+            let d = st.depth as usize;
+            if inst.reported[d] {
+                continue;
+            }
+            let at = inst.entered[d].saturating_add(timeout);
+            if best.as_ref().is_none_or(|(b, _)| at < *b) {
+                best = Some((at, Due::Timeout(d as u32)));
+            }
+        }
         if let Some(li) = p.state(inst.leaf).leaf_index {
             for &t in &p.timed[li as usize] {
                 if inst.timed_done.contains(&t) {
@@ -556,20 +599,6 @@ impl<C: Clock> Observer<C> {
                 if best.as_ref().is_none_or(|(b, _)| at < *b) {
                     best = Some((at, Due::After(t)));
                 }
-            }
-        }
-        for s in p.ancestors(inst.leaf) {
-            let st = p.state(s);
-            let Some(timeout) = st.timeout_us else {
-                continue;
-            };
-            let d = st.depth as usize;
-            if inst.reported[d] {
-                continue;
-            }
-            let at = inst.entered[d].saturating_add(timeout);
-            if best.as_ref().is_none_or(|(b, _)| at < *b) {
-                best = Some((at, Due::Timeout(d as u32)));
             }
         }
         best
@@ -691,6 +720,17 @@ impl<C: Clock> Observer<C> {
         message: MessageId,
         args: &[i64],
     ) -> Verdict {
+        let v = self.message_inner(port, direction, message, args);
+        self.finish(v)
+    }
+
+    fn message_inner(
+        &mut self,
+        port: Handle,
+        direction: Direction,
+        message: MessageId,
+        args: &[i64],
+    ) -> Verdict {
         let now = self.clock.now_us();
         if let Some(v) = self.before_step(now) {
             return v;
@@ -701,12 +741,14 @@ impl<C: Clock> Observer<C> {
         };
         let i = port.index;
         let kind = inst.kind as usize;
-        let proto = self.model.proto(self.kinds[kind].protocol);
-        let Some(msg) = proto.messages.get(message.0 as usize) else {
+        let terminated = inst.terminated;
+        let m = message.0 as usize;
+        let k = &self.kinds[kind];
+        let Some(&declared) = k.tables.direction.get(m) else {
             return Verdict::Ok; // a typed host cannot get here; replay checks names
         };
-        let sender = side(direction, self.kinds[kind].mirror);
-        if inst.terminated {
+        let sender = side(direction, k.mirror);
+        if terminated {
             let v = self.illegal(
                 i,
                 message,
@@ -717,7 +759,7 @@ impl<C: Clock> Observer<C> {
             );
             return self.violation(v);
         }
-        if msg.direction != direction {
+        if declared != direction {
             let v = self.illegal(i, message, args, now, sender, ViolationKind::WrongDirection);
             return self.violation(v);
         }
@@ -738,24 +780,17 @@ impl<C: Clock> Observer<C> {
                 return self.violation(v);
             }
             Err(e) => {
-                let v = self.spec_error(i, None, ActionError::Eval(e), now);
+                let mut v = self.spec_error(i, None, ActionError::Eval(e), now);
+                self.note_offending(&mut v, i, message, args, now, sender);
                 return self.violation(v);
             }
         }
-        let comp = &self.model.components[self.component];
-        let listeners = &comp.kind(KindId(kind as u32)).listeners[message.0 as usize];
-        for &(lkind, llabel) in listeners {
-            let lk = comp.kind(lkind);
-            let ir::Label::Dep(dep, _) = self.model.proto(lk.protocol).labels[llabel.0 as usize]
-            else {
-                continue;
-            };
-            let bound_to_parent = matches!(lk.bindings.get(dep as usize), Some(Binding::Parent));
-            let count = self.by_kind[lkind.0 as usize].len();
-            for n in 0..count {
-                let l = self.by_kind[lkind.0 as usize][n];
+        for n in 0..self.kinds[kind].listeners[m].len() {
+            let (lkind, llabel, parent_bound) = self.kinds[kind].listeners[m][n];
+            for c in 0..self.by_kind[lkind as usize].len() {
+                let l = self.by_kind[lkind as usize][c];
                 let li = &self.instances[l as usize];
-                if !li.live || li.terminated || (bound_to_parent && li.parent != i) {
+                if !li.live || li.terminated || (parent_bound && li.parent != i) {
                     continue;
                 }
                 match self.select(l, llabel, args) {
@@ -776,16 +811,17 @@ impl<C: Clock> Observer<C> {
                         return self.violation(v);
                     }
                     Err(e) => {
-                        let v = self.spec_error(l, None, ActionError::Eval(e), now);
+                        let mut v = self.spec_error(l, None, ActionError::Eval(e), now);
+                        self.note_offending(&mut v, i, message, args, now, sender);
                         return self.violation(v);
                     }
                 }
             }
         }
         // A spawned key must be new.
-        let spawn = msg
-            .spawns
-            .map(|(param, _)| args.get(param).copied().unwrap_or(0));
+        let spawn_param = self.kinds[kind].tables.spawn[m];
+        let spawn =
+            (spawn_param != NONE).then(|| args.get(spawn_param as usize).copied().unwrap_or(0));
         if let Some(key) = spawn {
             let spawner = Handle {
                 index: i,
@@ -822,7 +858,8 @@ impl<C: Clock> Observer<C> {
             };
             self.scratch = vars;
             if let Err(e) = result {
-                let v = self.spec_error(p, Some(t), e, now);
+                let mut v = self.spec_error(p, Some(t), e, now);
+                self.note_offending(&mut v, i, message, args, now, sender);
                 return self.violation(v);
             }
         }
@@ -838,11 +875,10 @@ impl<C: Clock> Observer<C> {
             }
             self.move_to(p, t, now);
         }
-        if let Some(key) = spawn {
-            let child_kind =
-                comp_child_kind(&self.model.components[self.component], kind as u32, message);
-            if let Some(ck) = child_kind {
-                self.create(ck, i, key, now);
+        if spawn.is_some() {
+            let child = self.kinds[kind].spawn_child[m];
+            if child != NONE {
+                self.create(child, i, spawn.unwrap_or(0), now);
                 self.recompute_earliest();
             }
         }
@@ -975,12 +1011,10 @@ impl<C: Clock> Observer<C> {
 
     /// Whether transition `t` of instance `p` has actions to run.
     fn has_actions(&self, p: u32, t: TransitionId) -> bool {
-        t.0 != u32::MAX && {
-            let kind = self.instances[p as usize].kind as usize;
-            !self.model.proto(self.kinds[kind].protocol).transitions[t.0 as usize]
-                .actions
-                .is_empty()
-        }
+        t.0 != u32::MAX
+            && self.kinds[self.instances[p as usize].kind as usize]
+                .tables
+                .actions[t.0 as usize]
     }
 
     /// Recomputes instance `i`'s next timer and keeps `earliest` right,
@@ -989,6 +1023,7 @@ impl<C: Clock> Observer<C> {
         let inst = &self.instances[i as usize];
         let old = inst.next_time;
         let timed = self.kinds[inst.kind as usize]
+            .tables
             .timed
             .get(inst.leaf.0 as usize)
             .copied()
@@ -1024,7 +1059,7 @@ impl<C: Clock> Observer<C> {
     ) -> Result<Option<TransitionId>, ir::EvalError> {
         let inst = &self.instances[i as usize];
         let k = &self.kinds[inst.kind as usize];
-        if self.model.proto(k.protocol).states.is_empty() {
+        if k.tables.stateless {
             // A protocol without states allows everything.
             return Ok(Some(TransitionId(u32::MAX)));
         }
@@ -1056,50 +1091,26 @@ impl<C: Clock> Observer<C> {
         if t.0 == u32::MAX {
             return; // stateless protocol
         }
-        let kind = self.instances[i as usize].kind as usize;
-        let proto = self.model.proto(self.kinds[kind].protocol);
-        let Some(new) = proto.transitions[t.0 as usize].target_leaf else {
-            return;
-        };
-        let old = self.instances[i as usize].leaf;
-        if new == old {
+        let inst = &mut self.instances[i as usize];
+        let tables = &self.kinds[inst.kind as usize].tables;
+        let new = tables.target[t.0 as usize];
+        let old = inst.leaf.0;
+        if new == NONE || new == old {
             return;
         }
         // Common ancestors keep their entry times (local transitions).
-        let mut a = old;
-        let mut b = new;
-        while proto.state(a).depth > proto.state(b).depth {
-            a = proto.state(a).parent.unwrap_or(a);
-        }
-        while proto.state(b).depth > proto.state(a).depth {
-            b = proto.state(b).parent.unwrap_or(b);
-        }
-        let mut common = None;
-        while a != b {
-            match (proto.state(a).parent, proto.state(b).parent) {
-                (Some(x), Some(y)) => {
-                    a = x;
-                    b = y;
-                }
-                _ => break,
-            }
-        }
-        if a == b {
-            common = Some(a);
-        }
-        let keep = common.map_or(0, |c| proto.state(c).depth as usize + 1);
-        let is_final = proto.state(new).is_final;
-        let inst = &mut self.instances[i as usize];
-        let new_depth = proto.state(new).depth as usize;
-        for d in keep..=new_depth.min(inst.entered.len().saturating_sub(1)) {
+        let keep = tables.shared_depth(old, new);
+        let last = (tables.depth[new as usize] as usize).min(inst.entered.len().saturating_sub(1));
+        for d in keep..=last {
             inst.entered[d] = now;
             inst.reported[d] = false;
         }
-        inst.timed_done.retain(|t| {
-            (proto.state(proto.transitions[t.0 as usize].source).depth as usize) < keep
-        });
-        inst.leaf = new;
-        if is_final {
+        if !inst.timed_done.is_empty() {
+            inst.timed_done
+                .retain(|t| (tables.source_depth[t.0 as usize] as usize) < keep);
+        }
+        inst.leaf = StateId(new);
+        if tables.is_final[new as usize] {
             self.terminate(i);
             self.recompute_earliest();
         } else {
@@ -1195,6 +1206,12 @@ impl<C: Clock> Observer<C> {
         let proto = self.model.proto(self.kinds[inst.kind as usize].protocol);
         let msg = &proto.messages[message.0 as usize];
         let rendered = self.render_message(proto, message, args);
+        // The sigil as sent (it differs from the declared one for a wrong direction).
+        let mirror = self.kinds[inst.kind as usize].mirror;
+        let sigil = match (sender, mirror) {
+            (Side::Environment, false) | (Side::Driver, true) => "?",
+            _ => "!",
+        };
         let detail = match &kind {
             ViolationKind::Illegal { blocked_by: None } => {
                 format!(
@@ -1227,16 +1244,40 @@ impl<C: Clock> Observer<C> {
         let mut v = self.base(i, kind, now);
         v.blame = sender.blame();
         v.sender = Some(sender);
-        v.message = Some(format!("{}{}", msg.direction.sigil(), rendered));
+        v.message = Some(format!("{}{}", sigil, rendered));
         v.detail = detail;
         v.history.push(format!(
             "{}  {}  {}{}   # <-- violation",
             crate::trace::format_time(now),
             v.port,
-            msg.direction.sigil(),
+            sigil,
             rendered
         ));
         v
+    }
+
+    /// Adds the message being checked to a spec-error report: its text,
+    /// sender, and the history line that replays it.
+    fn note_offending(
+        &self,
+        v: &mut Violation,
+        i: u32,
+        message: MessageId,
+        args: &[i64],
+        now: u64,
+        sender: Side,
+    ) {
+        let inst = &self.instances[i as usize];
+        let proto = self.model.proto(self.kinds[inst.kind as usize].protocol);
+        let sigil = proto.messages[message.0 as usize].direction.sigil();
+        let rendered = self.render_message(proto, message, args);
+        let port = self.address(inst.kind, &inst.keys, inst.depth);
+        v.message = Some(format!("{sigil}{rendered}"));
+        v.sender = Some(sender);
+        v.history.push(format!(
+            "{}  {port}  {sigil}{rendered}   # <-- violation",
+            crate::trace::format_time(now)
+        ));
     }
 
     fn blocked_detail(&self, i: u32, l: u32, label: LabelId) -> String {

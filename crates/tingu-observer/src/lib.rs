@@ -12,6 +12,7 @@ pub mod engine;
 pub mod generate;
 pub mod replay;
 pub mod report;
+mod tables;
 pub mod trace;
 
 pub use clock::{Clock, MonotonicClock, VirtualClock};
