@@ -22,9 +22,11 @@ impl VirtualClock {
         VirtualClock::default()
     }
 
-    /// Sets the time (it may not go backwards; an earlier time is ignored).
+    /// Sets the time. Observers expect time not to go backwards while they
+    /// run; setting an earlier time is for starting over after
+    /// [`Observer::reset`](crate::Observer::reset).
     pub fn set(&self, us: u64) {
-        self.0.fetch_max(us, Ordering::Relaxed);
+        self.0.store(us, Ordering::Relaxed);
     }
 
     /// Moves the time forward by `us`.

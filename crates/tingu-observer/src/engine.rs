@@ -102,7 +102,7 @@ struct KindInfo {
     /// Top-level port this kind descends from, and the kinds from it down to this one.
     chain: Vec<KindId>,
     /// The protocol's hot-path tables (shared by kinds of one protocol).
-    tables: Arc<Tables>,
+    tables: Tables,
     /// Per message: the subport kind it spawns, or `NONE`.
     spawn_child: Vec<u32>,
     /// Per message: the kinds that synchronise on it, the label they name
@@ -171,7 +171,8 @@ pub struct Observer<C: Clock> {
     stopped: bool,
     /// A timer violation found before the current step.
     pending: Verdict,
-    participants: Vec<(u32, TransitionId)>,
+    /// This step's participants: instance, transition, whether it has actions.
+    participants: Vec<(u32, TransitionId, bool)>,
     scratch: Vec<i64>,
     pub(crate) history: Vec<Record>,
     history_next: usize,
@@ -209,7 +210,7 @@ impl<C: Clock> Observer<C> {
             .ok_or_else(|| NoSuchComponent(name.to_string()))?;
         let comp = &model.components[component];
         let mut codes: Vec<Option<Arc<dyn ProtocolCode>>> = vec![None; model.protocols.len()];
-        let mut tables_of: Vec<Option<Arc<Tables>>> = vec![None; model.protocols.len()];
+        let mut tables_of: Vec<Option<Tables>> = vec![None; model.protocols.len()];
         let kinds = comp
             .kinds
             .iter()
@@ -226,7 +227,7 @@ impl<C: Clock> Observer<C> {
                 }
                 chain.reverse();
                 let tables = tables_of[k.protocol.0 as usize]
-                    .get_or_insert_with(|| Arc::new(Tables::new(model.proto(k.protocol))))
+                    .get_or_insert_with(|| Tables::new(model.proto(k.protocol)))
                     .clone();
                 let proto = model.proto(k.protocol);
                 let spawn_child = (0..proto.messages.len())
@@ -459,9 +460,47 @@ impl<C: Clock> Observer<C> {
         best
     }
 
+    /// Puts every port back in its initial state at the clock's current
+    /// time, as if the component were made again (a driver restart), and
+    /// forgets violations and history. Subports are freed (their handles go
+    /// stale); declared ports keep their handles. Nothing is allocated.
+    pub fn reset(&mut self) {
+        let now = self.clock.now_us();
+        let ports = self.model.components[self.component].port_count;
+        for list in &mut self.by_kind {
+            list.clear();
+        }
+        self.free.clear();
+        for (n, inst) in self.instances.iter_mut().enumerate().rev() {
+            inst.children.clear();
+            if n >= ports {
+                if inst.live {
+                    inst.generation = inst.generation.wrapping_add(1);
+                }
+                inst.live = false;
+                self.free.push(n as u32);
+            }
+        }
+        for k in 0..ports as u32 {
+            self.create_in(Some(k), k, NONE, 0, now);
+        }
+        self.violations.clear();
+        self.history.clear();
+        self.history_next = 0;
+        self.stopped = false;
+        self.pending = Verdict::Ok;
+        self.recompute_earliest();
+    }
+
     // ---- instances ----------------------------------------------------------------
 
     fn create(&mut self, kind: u32, parent: u32, key: i64, now: u64) -> u32 {
+        let slot = self.free.pop();
+        self.create_in(slot, kind, parent, key, now)
+    }
+
+    /// Makes an instance in `slot` (a free or reset slot), or in a new one.
+    fn create_in(&mut self, slot: Option<u32>, kind: u32, parent: u32, key: i64, now: u64) -> u32 {
         let proto = self.model.proto(self.kinds[kind as usize].protocol);
         let nvars = proto.variables.len();
         let depth_levels = proto
@@ -480,7 +519,7 @@ impl<C: Clock> Observer<C> {
             keys[d] = key;
             (keys, d as u8)
         };
-        let index = match self.free.pop() {
+        let index = match slot {
             Some(i) => i,
             None => {
                 self.instances.push(Instance {
@@ -572,21 +611,22 @@ impl<C: Clock> Observer<C> {
         // `after` timer (docs/tingu.md, rule 7), matching the checker's
         // warning that an `after` not shorter than its state's timeout
         // never fires in time.
-        for s in p.ancestors(inst.leaf) {
-            let st = p.state(s);
-            let Some(timeout) = st.timeout_us else {
-                continue;
-            };
-            let d = st.depth as usize;
-            if inst.reported[d] {
-                continue;
+        let tables = &self.kinds[inst.kind as usize].tables;
+        let mut s = inst.leaf.0;
+        while s != NONE {
+            let timeout = tables.timeout[s as usize];
+            let d = tables.depth[s as usize] as usize;
+            if timeout != 0 && !inst.reported[d] {
+                let at = inst.entered[d].saturating_add(timeout);
+                if best.as_ref().is_none_or(|(b, _)| at < *b) {
+                    best = Some((at, Due::Timeout(d as u32)));
+                }
             }
-            let at = inst.entered[d].saturating_add(timeout);
-            if best.as_ref().is_none_or(|(b, _)| at < *b) {
-                best = Some((at, Due::Timeout(d as u32)));
-            }
+            s = tables.parent[s as usize];
         }
-        if let Some(li) = p.state(inst.leaf).leaf_index {
+        if tables.has_after[inst.leaf.0 as usize]
+            && let Some(li) = p.state(inst.leaf).leaf_index
+        {
             for &t in &p.timed[li as usize] {
                 if inst.timed_done.contains(&t) {
                     continue;
@@ -767,7 +807,10 @@ impl<C: Clock> Observer<C> {
         self.participants.clear();
         let label = LabelId(message.0);
         match self.select(i, label, args) {
-            Ok(Some(t)) => self.participants.push((i, t)),
+            Ok(Some(t)) => {
+                let acts = self.has_actions(i, t);
+                self.participants.push((i, t, acts));
+            }
             Ok(None) => {
                 let v = self.illegal(
                     i,
@@ -794,7 +837,10 @@ impl<C: Clock> Observer<C> {
                     continue;
                 }
                 match self.select(l, llabel, args) {
-                    Ok(Some(t)) => self.participants.push((l, t)),
+                    Ok(Some(t)) => {
+                        let acts = self.has_actions(l, t);
+                        self.participants.push((l, t, acts));
+                    }
                     Ok(None) => {
                         let blocker = &self.instances[l as usize];
                         let blocked_by =
@@ -843,8 +889,8 @@ impl<C: Clock> Observer<C> {
         // succeed. Transitions without actions (most) skip the copy.
         self.scratch.clear();
         for n in 0..self.participants.len() {
-            let (p, t) = self.participants[n];
-            if !self.has_actions(p, t) {
+            let (p, t, acts) = self.participants[n];
+            if !acts {
                 continue;
             }
             let start = self.scratch.len();
@@ -866,8 +912,8 @@ impl<C: Clock> Observer<C> {
         self.record(i, What::Message(message), args, now);
         let mut offset = 0;
         for n in 0..self.participants.len() {
-            let (p, t) = self.participants[n];
-            if self.has_actions(p, t) {
+            let (p, t, acts) = self.participants[n];
+            if acts {
                 let len = self.instances[p as usize].vars.len();
                 let (inst, scratch) = (&mut self.instances[p as usize], &self.scratch);
                 inst.vars.copy_from_slice(&scratch[offset..offset + len]);

@@ -11,6 +11,7 @@ use tingu::syntax::ast::Direction;
 pub(crate) const NONE: u32 = u32::MAX;
 
 /// What a step needs to know about one protocol.
+#[derive(Clone)]
 pub(crate) struct Tables {
     /// The protocol has no states: every message is legal.
     pub stateless: bool,
@@ -23,6 +24,10 @@ pub(crate) struct Tables {
     /// Per state: resting there involves a timer (a timeout on it or an
     /// ancestor, or an `after` transition).
     pub timed: Vec<bool>,
+    /// Per state: its timeout in microseconds, 0 for none.
+    pub timeout: Vec<u64>,
+    /// Per state: a leaf where some `after` transition applies.
+    pub has_after: Vec<bool>,
     /// Per transition: the leaf it leads to, or `NONE` (internal).
     pub target: Vec<u32>,
     /// Per transition: it has actions.
@@ -56,6 +61,15 @@ impl Tables {
                         .leaf_index
                         .is_some_and(|l| !p.timed[l as usize].is_empty());
                     after || p.ancestors(s).any(|a| p.state(a).timeout_us.is_some())
+                })
+                .collect(),
+            timeout: p.states.iter().map(|s| s.timeout_us.unwrap_or(0)).collect(),
+            has_after: p
+                .states
+                .iter()
+                .map(|s| {
+                    s.leaf_index
+                        .is_some_and(|l| !p.timed[l as usize].is_empty())
                 })
                 .collect(),
             target: p

@@ -386,3 +386,36 @@ fn print_sample_report() {
     let v = h.bad("lc", "!stopComplete", &[]);
     println!("{v}");
 }
+
+#[test]
+fn reset_starts_over_without_stale_state() {
+    let model = library();
+    let clock = VirtualClock::new();
+    let mut obs = Observer::new(
+        model.clone(),
+        "asix",
+        &InterpretedBackend,
+        clock.clone(),
+        Config::default(),
+    )
+    .unwrap();
+    for round in 0..40 {
+        let walk = tingu_observer::generate::random_walk(&model, "asix", round, 200).unwrap();
+        clock.set(0);
+        obs.reset();
+        assert_eq!(
+            obs.state_of(obs.port("lc").unwrap()).unwrap(),
+            "Lifecycle.attached.idle"
+        );
+        for e in &walk.events {
+            clock.set(e.time_us);
+            let v = match &e.kind {
+                tingu_observer::trace::EventKind::Tick => obs.advance(),
+                tingu_observer::trace::EventKind::Message(m) => {
+                    tingu_observer::replay::step(&mut obs, m).unwrap()
+                }
+            };
+            assert!(v.is_ok(), "round {round}, line {}: {}", e.line, show(&v));
+        }
+    }
+}

@@ -216,6 +216,8 @@ pub struct Protocol {
     pub transitions: Vec<Transition>,
     /// `table[leaf_index * labels.len() + label]` is a range of `entries`.
     table: Vec<u32>,
+    /// Per state: its leaf index, or `u32::MAX` (a flat copy for lookups).
+    state_leaf: Vec<u32>,
     entries: Vec<TransitionId>,
     /// Per leaf index: the `after(..)` transitions that apply, by priority.
     pub timed: Vec<Vec<TransitionId>>,
@@ -475,11 +477,15 @@ impl Protocol {
 
     /// The transitions to try, in priority order, when `label` arrives in `leaf`.
     pub fn candidates(&self, leaf: StateId, label: LabelId) -> &[TransitionId] {
-        let Some(li) = self.state(leaf).leaf_index else {
-            return &[];
+        let li = match self.state_leaf.get(leaf.0 as usize) {
+            Some(&li) if li != u32::MAX => li as usize,
+            _ => return &[],
         };
-        let i = li as usize * self.labels.len() + label.0 as usize;
-        &self.entries[self.table[i] as usize..self.table[i + 1] as usize]
+        let i = li * self.labels.len() + label.0 as usize;
+        match (self.table.get(i), self.table.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.entries[a as usize..b as usize],
+            _ => &[],
+        }
     }
 
     /// How a label reads in a trigger: `?start`, `!stopComplete`, `lc.unplugged`.
@@ -534,6 +540,11 @@ impl Protocol {
         self.table = table;
         self.entries = entries;
         self.timed = timed;
+        self.state_leaf = self
+            .states
+            .iter()
+            .map(|s| s.leaf_index.unwrap_or(u32::MAX))
+            .collect();
     }
 
     /// A protocol with no states, labels or transitions yet (for the checker).
@@ -551,6 +562,7 @@ impl Protocol {
             labels: Vec::new(),
             transitions: Vec::new(),
             table: vec![0],
+            state_leaf: Vec::new(),
             entries: Vec::new(),
             timed: Vec::new(),
         }
