@@ -162,12 +162,18 @@ fn tingu_bench(specs: &Path, states: usize, runs: usize, json: bool) -> Result<E
     let large_target = Duration::from_millis(200);
     let verdict = |d: Duration, t: Duration| if d <= t { "ok" } else { "SLOW" };
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!("dingo bench tingu: parse + check, median of {runs} runs (large: {large_runs})");
-    println!(
+    outln!("dingo bench tingu: parse + check, median of {runs} runs (large: {large_runs})");
+    outln!(
         "{:<28} {:>7} {:>6} {:>11} {:>9} {:>8} {:>6}",
-        "case", "files", "states", "median ms", "min ms", "target", ""
+        "case",
+        "files",
+        "states",
+        "median ms",
+        "min ms",
+        "target",
+        ""
     );
-    println!(
+    outln!(
         "{:<28} {:>7} {:>6} {:>11.3} {:>9.3} {:>8} {:>6}",
         "spec library",
         library.len(),
@@ -177,7 +183,7 @@ fn tingu_bench(specs: &Path, states: usize, runs: usize, json: bool) -> Result<E
         "< 10",
         verdict(lib_median, lib_target)
     );
-    println!(
+    outln!(
         "{:<28} {:>7} {:>6} {:>11.3} {:>9.3} {:>8} {:>6}",
         format!("generated ({} lines)", large.lines().count()),
         1,
@@ -187,10 +193,10 @@ fn tingu_bench(specs: &Path, states: usize, runs: usize, json: bool) -> Result<E
         "< 200",
         verdict(large_median, large_target)
     );
-    println!("diagnostics: library {lib_diags}, generated {large_diags}");
+    outln!("diagnostics: library {lib_diags}, generated {large_diags}");
     if json {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        println!(
+        outln!(
             "{{\"bench\":\"tingu\",\"cores\":{cores},\"library\":{{\"files\":{},\"states\":{lib_states},\"median_ms\":{:.4},\"min_ms\":{:.4},\"target_ms\":10,\"ratio_to_target\":{:.4}}},\"generated\":{{\"states\":{large_states},\"median_ms\":{:.4},\"min_ms\":{:.4},\"target_ms\":200,\"ratio_to_target\":{:.4}}}}}",
             library.len(),
             ms(lib_median),

@@ -193,12 +193,15 @@ pub fn run(
     let messages: usize = traces.iter().map(Vec::len).sum();
     let backends: Vec<(&str, Box<dyn Backend>)> =
         vec![("interpreted", Box::new(InterpretedBackend))];
-    println!(
+    outln!(
         "dingo bench observer: component `{component}`, {walks} generated walks, {messages} events; median of {runs} runs"
     );
-    println!(
+    outln!(
         "{:<14} {:>12} {:>12} {:>12}",
-        "observer", "ns/event", "bare ns", "violations"
+        "observer",
+        "ns/event",
+        "bare ns",
+        "violations"
     );
     let mut json_parts = Vec::new();
     let mut worst = 0.0f64;
@@ -232,7 +235,7 @@ pub fn run(
         let (obs_ns, bare_ns) = (median(per_event), median(bare));
         let cost = obs_ns - bare_ns;
         worst = worst.max(cost);
-        println!("{name:<14} {obs_ns:>12.1} {bare_ns:>12.1} {violations:>12}");
+        outln!("{name:<14} {obs_ns:>12.1} {bare_ns:>12.1} {violations:>12}");
         json_parts.push(format!(
             "\"{name}\":{{\"ns_per_event\":{obs_ns:.2},\"bare_ns_per_event\":{bare_ns:.2},\"observer_ns_per_event\":{cost:.2},\"ratio_to_target\":{:.3},\"violations\":{violations}}}",
             cost / 15.0
@@ -241,10 +244,10 @@ pub fn run(
             return Err(format!("{name}: {violations} violations on legal traces").into());
         }
     }
-    println!("target: at most 15 ns per message spent in the observer");
+    outln!("target: at most 15 ns per message spent in the observer");
     if json {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        println!(
+        outln!(
             "{{\"bench\":\"observer\",\"cores\":{cores},\"component\":\"{component}\",\"events\":{messages},{}}}",
             json_parts.join(",")
         );

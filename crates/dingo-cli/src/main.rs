@@ -9,6 +9,23 @@
 //! dingo bench observer [--json]     cost per message of an observer, next to no observer
 //! ```
 
+/// `println!` that ignores a closed standard output (e.g. `dingo ... | head`)
+/// instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` that ignores a closed standard output.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod bench_observer;
 mod spec;

@@ -157,7 +157,7 @@ fn check(paths: &[PathBuf], short: bool, color: Color) -> Result<ExitCode> {
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     match model {
         Some(m) => {
-            println!(
+            outln!(
                 "ok: {} checked ({}, {}), {}",
                 plural(files, "file"),
                 plural(m.protocols.len(), "protocol"),
@@ -167,7 +167,7 @@ fn check(paths: &[PathBuf], short: bool, color: Color) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            println!(
+            outln!(
                 "failed: {} and {} in {}",
                 plural(errors, "error"),
                 plural(warnings, "warning"),
@@ -246,13 +246,13 @@ fn graph_cmd(
                 let path = dir.join(format!("{name}.{ext}"));
                 std::fs::write(&path, render(dot)?)
                     .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-                println!("wrote {}", path.display());
+                outln!("wrote {}", path.display());
             }
         }
         Some(file) => {
             std::fs::write(&file, render(&diagrams[0].1)?)
                 .map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
-            println!("wrote {}", file.display());
+            outln!("wrote {}", file.display());
         }
         None if format == Format::Svg && diagrams.len() > 1 => {
             return Err(format!(
@@ -263,7 +263,7 @@ fn graph_cmd(
         }
         None => {
             for (_, dot) in &diagrams {
-                print!("{}", render(dot)?);
+                out!("{}", render(dot)?);
             }
         }
     }
@@ -302,7 +302,7 @@ fn show(paths: &[PathBuf], select: &Select) -> Result<ExitCode> {
             );
         }
     }
-    print!("{text}");
+    out!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -531,7 +531,7 @@ fn replay(
         }
     };
     for (line, v) in &replayed.violations {
-        println!("{}:{line}: {v}", trace_path.display());
+        outln!("{}:{line}: {v}", trace_path.display());
     }
     let obs = &replayed.observer;
     let status = if obs.component_terminated() {
@@ -541,13 +541,13 @@ fn replay(
     };
     let events = replayed.verdicts.len();
     if replayed.violations.is_empty() {
-        println!(
+        outln!(
             "ok: {events} events, no violation; component `{}` {status}",
             obs.component().name
         );
         Ok(ExitCode::SUCCESS)
     } else {
-        println!(
+        outln!(
             "violation: {} of {events} events broke the protocols of component `{}`",
             replayed.violations.len(),
             obs.component().name

@@ -1409,14 +1409,18 @@ impl<C: Clock> Observer<C> {
         v
     }
 
-    /// Who could have left `state` in time: the senders of the transitions
-    /// that leave it (its own and its sub-states'; if none, inherited ones).
+    /// Who could have left `state` in time: the senders of the message
+    /// transitions that leave it (its own and its sub-states'; if none,
+    /// inherited ones; if none either, both sides).
     fn timeout_blame(&self, kind: u32, state: StateId) -> Blame {
         let k = &self.kinds[kind as usize];
         let comp = &self.model.components[self.component];
         let proto = self.model.proto(k.protocol);
-        let leaves_state =
-            |t: &ir::Transition| t.target.is_some_and(|x| !proto.is_within(x, state));
+        // Only message transitions count: an `after` is nobody's move.
+        let leaves_state = |t: &ir::Transition| {
+            matches!(t.trigger, Trigger::Label(_))
+                && t.target.is_some_and(|x| !proto.is_within(x, state))
+        };
         let own: Vec<&ir::Transition> = proto
             .transitions
             .iter()

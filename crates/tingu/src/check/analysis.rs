@@ -232,9 +232,12 @@ fn timeouts(cx: &mut Context<'_>, data: &ProtoData<'_>) {
                 && after >= timeout
             {
                 cx.diags.push(
-                    Diagnostic::warning(p.transitions[t].span, "this `after` can never fire")
-                        .label("the state's timeout expires first")
-                        .with(span, "timeout"),
+                    Diagnostic::warning(
+                        p.transitions[t].span,
+                        "this `after` cannot fire before the state times out",
+                    )
+                    .label("the state's timeout expires first")
+                    .with(span, "timeout"),
                 );
             }
         }

@@ -341,7 +341,7 @@ fn report_blocked(
     };
     let who = match msg.direction {
         Direction::In => "the environment may send it then",
-        Direction::Out => "the driver may need to send it then",
+        Direction::Out => "the side the protocol describes may need to send it then",
     };
     let mut diag = Diagnostic::warning(span, format!("`{}.{}` is blocked in {place}", dep.name, msg.name))
         .label(format!("no transition here accepts `{}.{}`", dep.name, msg.name))
