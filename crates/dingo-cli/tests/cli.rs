@@ -200,3 +200,67 @@ fn bad_arguments_are_rejected() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn replay_reports_verdicts_with_exit_codes() {
+    let dir = temp_dir("replay");
+    let ok = dir.join("ok.trace");
+    std::fs::write(
+        &ok,
+        "component asix\n0ms lc ?start\n1ms lc !startComplete\n",
+    )
+    .unwrap();
+    let out = dingo(&["spec", "replay", "specs", ok.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).starts_with("ok: 2 events"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let bad = dir.join("bad.trace");
+    std::fs::write(
+        &bad,
+        "component asix\n0ms lc ?start\n# a comment\n7s lc !startComplete\n",
+    )
+    .unwrap();
+    let out = dingo(&["spec", "replay", "specs", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("bad.trace:4: protocol violation: timeout"),
+        "{s}"
+    );
+    assert!(s.contains("blame:    the driver"), "{s}");
+    assert!(s.contains("a replayable trace"), "{s}");
+
+    let malformed = dir.join("malformed.trace");
+    std::fs::write(
+        &malformed,
+        "component asix\n0ms lc ?start\n1ms lc startComplete\n",
+    )
+    .unwrap();
+    let out = dingo(&["spec", "replay", "specs", malformed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("line 3"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let unfit = dir.join("unfit.trace");
+    std::fs::write(&unfit, "component asix\n0ms nosuchport ?start\n").unwrap();
+    let out = dingo(&["spec", "replay", "specs", unfit.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("line 2: component `asix` has no port `nosuchport`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
