@@ -23,7 +23,9 @@ struct Event {
 #[test]
 fn legal_messages_allocate_nothing_after_warm_up() {
     // The counter works: an allocation is seen.
-    assert!(allocation_counter::measure(|| drop(std::hint::black_box(vec![1u8; 16]))).count_total >= 1);
+    assert!(
+        allocation_counter::measure(|| drop(std::hint::black_box(vec![1u8; 16]))).count_total >= 1
+    );
     let specs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs");
     let (lib, _) = tingu::Library::load(&[specs]).unwrap();
     let model = Arc::new(tingu::check(&lib).model.unwrap());
