@@ -318,14 +318,13 @@ fn the_embedded_model_is_the_library_on_disk() {
     }
 }
 
-// ---- engine bugs found on the way (the engine's owner fixes them) -----------------
+// ---- engine bugs found on the way, fixed: regression tests ------------------------
 
 /// Rule 7: an internal `after` fires at most once per visit. The engine
 /// does not mark it done when it fires (`move_to` returns early for a
 /// transition without a target), so the same timer is due again at the
 /// same instant, forever.
 #[test]
-#[ignore = "engine bug: an internal `after` transition whose guard holds makes `advance` loop forever"]
 fn internal_after_fires_once_per_visit() {
     let (lib, _) = tingu::Library::from_source(
         "t.tingu",
@@ -366,7 +365,6 @@ fn internal_after_fires_once_per_visit() {
 /// engine runs actions on a copy; for an `after` transition it runs them
 /// in place, so actions before the failing one stay done.
 #[test]
-#[ignore = "engine bug: a failing action of an `after` transition keeps what the earlier actions stored"]
 fn a_failing_after_transition_changes_nothing() {
     let mut p = calc();
     assert_ok(&p.send("arith", "?store64", &[9_999_999]));
@@ -386,7 +384,6 @@ fn a_failing_after_transition_changes_nothing() {
 /// `advance` returns the first violation of the timers it runs; a spec
 /// error in an `after` transition is recorded but not returned.
 #[test]
-#[ignore = "engine bug: `advance` returns Ok when an `after` transition fails with a spec error"]
 fn advance_returns_spec_errors_of_after_transitions() {
     let mut p = calc();
     assert_ok(&p.send("arith", "?orDiv", &[0]));

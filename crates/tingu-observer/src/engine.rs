@@ -688,7 +688,15 @@ impl<C: Clock> Observer<C> {
             };
             self.checked += 1;
             match due {
-                Due::After(t) => self.fire_after(i, t, at),
+                Due::After(t) => {
+                    let verdict = self.fire_after(i, t, at);
+                    if matches!(first, Verdict::Ok) {
+                        first = verdict;
+                    }
+                    if self.stopped {
+                        return first;
+                    }
+                }
                 Due::Timeout(depth) => {
                     self.instances[i as usize].reported[depth as usize] = true;
                     let inst = &self.instances[i as usize];
@@ -714,7 +722,12 @@ impl<C: Clock> Observer<C> {
         first
     }
 
-    fn fire_after(&mut self, i: u32, t: TransitionId, at: u64) {
+    /// Fires `after` transition `t` of instance `i` at time `at`. The step
+    /// is all or nothing (rule 9): the actions run on a copy of the
+    /// variables, kept only if every action succeeds. An `after` that does
+    /// not change the leaf (internal or self-transition) fires once per
+    /// visit. Returns the spec-error violation, if any.
+    fn fire_after(&mut self, i: u32, t: TransitionId, at: u64) -> Verdict {
         let kind = self.instances[i as usize].kind as usize;
         let code = self.kinds[kind].code.clone();
         let ok = {
@@ -723,27 +736,43 @@ impl<C: Clock> Observer<C> {
         };
         match ok {
             Ok(true) => {
-                let mut vars = std::mem::take(&mut self.instances[i as usize].vars);
+                let mut vars = std::mem::take(&mut self.scratch);
+                vars.clear();
+                vars.extend_from_slice(&self.instances[i as usize].vars);
                 let result = {
                     let deps = |d: u32, s: StateId| self.dep_in_state(i, d, s);
                     code.apply(t, &mut vars, &[], &deps)
                 };
-                self.instances[i as usize].vars = vars;
+                if result.is_ok() {
+                    self.instances[i as usize].vars.copy_from_slice(&vars);
+                }
+                self.scratch = vars;
                 self.record(i, What::After(t), &[], at);
                 match result {
-                    Ok(()) => self.move_to(i, t, at),
+                    Ok(()) => {
+                        let before = self.instances[i as usize].leaf;
+                        self.move_to(i, t, at);
+                        let inst = &mut self.instances[i as usize];
+                        if inst.live && !inst.terminated && inst.leaf == before {
+                            inst.timed_done.push(t);
+                        }
+                        Verdict::Ok
+                    }
                     Err(e) => {
                         self.instances[i as usize].timed_done.push(t);
                         let v = self.spec_error(i, Some(t), e, at);
-                        let _ = self.violation(v);
+                        self.violation(v)
                     }
                 }
             }
-            Ok(false) => self.instances[i as usize].timed_done.push(t),
+            Ok(false) => {
+                self.instances[i as usize].timed_done.push(t);
+                Verdict::Ok
+            }
             Err(e) => {
                 self.instances[i as usize].timed_done.push(t);
                 let v = self.spec_error(i, Some(t), ActionError::Eval(e), at);
-                let _ = self.violation(v);
+                self.violation(v)
             }
         }
     }

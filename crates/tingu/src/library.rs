@@ -98,15 +98,7 @@ impl Library {
                 roots.push(path.clone());
             }
         }
-        for root in &roots {
-            if let Err(reason) = Disk.read(root) {
-                return Err(LoadError {
-                    path: root.clone(),
-                    reason,
-                });
-            }
-        }
-        Ok(Library::load_with(&Disk, &roots))
+        Library::load_with(&Disk, &roots)
     }
 
     /// Loads in-memory sources `(name, text)`; imports resolve among them.
@@ -118,6 +110,7 @@ impl Library {
             .collect();
         let roots: Vec<PathBuf> = sources.iter().map(|(n, _)| PathBuf::from(n)).collect();
         Library::load_with(&Memory(map), &roots)
+            .expect("every in-memory root is in the map it is read from")
     }
 
     /// Loads one in-memory source.
@@ -125,7 +118,10 @@ impl Library {
         Library::from_sources(&[(name, text)])
     }
 
-    fn load_with(reader: &dyn Reader, roots: &[PathBuf]) -> (Library, Diagnostics) {
+    fn load_with(
+        reader: &dyn Reader,
+        roots: &[PathBuf],
+    ) -> Result<(Library, Diagnostics), LoadError> {
         let mut lib = Library::default();
         let mut diags = Diagnostics::new();
         let mut keys: HashMap<PathBuf, FileId> = HashMap::new();
@@ -139,7 +135,10 @@ impl Library {
                 }
                 continue;
             }
-            let text = reader.read(&key).unwrap_or_default();
+            let text = reader.read(&key).map_err(|reason| LoadError {
+                path: root.clone(),
+                reason,
+            })?;
             let id = lib.add(root.clone(), text, &mut diags);
             keys.insert(key, id);
             direct.push(Vec::new());
@@ -223,7 +222,7 @@ impl Library {
             .filter(|d| d.is_error())
             .map(|d| d.span)
             .collect();
-        (lib, diags)
+        Ok((lib, diags))
     }
 
     fn add(&mut self, path: PathBuf, text: String, diags: &mut Diagnostics) -> FileId {
@@ -271,11 +270,15 @@ fn normalize(path: &Path) -> PathBuf {
     for c in path.components() {
         match c {
             Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
+            // `..` cancels a preceding name, but not a leading `..` or the
+            // root: `../../a` stays as it is.
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
                 }
-            }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
             other => out.push(other),
         }
     }
@@ -285,6 +288,25 @@ fn normalize(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalize_keeps_leading_parent_dirs() {
+        assert_eq!(
+            normalize(Path::new("../../a.tingu")),
+            Path::new("../../a.tingu")
+        );
+        assert_eq!(normalize(Path::new("x/../../a")), Path::new("../a"));
+        assert_eq!(normalize(Path::new("x/./y/../a")), Path::new("x/a"));
+        assert_eq!(normalize(Path::new("/../a")), Path::new("/a"));
+    }
+
+    #[test]
+    fn an_unreadable_root_is_an_error() {
+        let missing = PathBuf::from("no/such/dir/x.tingu");
+        let err = Library::load(std::slice::from_ref(&missing)).unwrap_err();
+        assert_eq!(err.path, missing);
+        assert_eq!(err.reason, "no such file");
+    }
 
     #[test]
     fn imports_are_transitive_and_loaded_once() {
