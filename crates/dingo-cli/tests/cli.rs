@@ -264,3 +264,27 @@ fn replay_reports_verdicts_with_exit_codes() {
         text(&out.stderr)
     );
 }
+
+/// The demo's violation: the driver answers `stopComplete` while it still
+/// holds a packet, and the report names the blocking port and its variables.
+#[test]
+fn the_demo_violation_is_reported_with_the_blocking_port() {
+    let out = dingo(&[
+        "spec",
+        "replay",
+        "specs",
+        "examples/traces/asix_stop_while_holding_a_packet.trace",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    for needle in [
+        ":17: protocol violation: message blocked by a dependent protocol",
+        "port:     lc (Lifecycle)",
+        "blame:    the driver",
+        "port `eth` (EthernetController, in state `ending`)",
+        "tx_pending=1",
+        "1.2s  lc  !stopComplete   # <-- violation",
+    ] {
+        assert!(s.contains(needle), "missing {needle:?} in\n{s}");
+    }
+}
