@@ -116,6 +116,8 @@ pub fn decode(model: &Arc<Model>, component: &str, trace: &Trace) -> Result<Vec<
 }
 
 /// Feeds decoded events to `obs` after a reset; returns (time, violations).
+/// Never inlined, so that profilers can single it out.
+#[inline(never)]
 pub fn run_observed(obs: &mut Observer<VirtualClock>, events: &[Decoded]) -> (Duration, usize) {
     obs.clock().set(0);
     obs.reset();

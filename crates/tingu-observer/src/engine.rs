@@ -108,6 +108,48 @@ struct KindInfo {
     /// Per message: the kinds that synchronise on it, the label they name
     /// it by, and whether they are bound to their parent (else to this port).
     listeners: Vec<Vec<(u32, LabelId, bool)>>,
+    /// Messages per state row of `plan`.
+    messages: usize,
+    /// Per (state, message) at `state * messages + message`: how a message
+    /// arriving there is checked. A step that involves only this instance
+    /// (no listener, no spawn) takes the fast path: the transition is
+    /// known (a transition id, when the first candidate has no guard) or
+    /// found by `select` alone (`PLAN_SELECT`). Everything else, and every
+    /// violation, takes the general path (`PLAN_GENERAL`).
+    plan: Vec<u32>,
+}
+
+/// `plan`: the general path.
+const PLAN_GENERAL: u32 = u32::MAX;
+/// `plan`: the fast path, selecting among guarded candidates.
+const PLAN_SELECT: u32 = u32::MAX - 1;
+
+/// The `plan` table of a kind (see [`KindInfo::plan`]).
+fn plan_of(
+    proto: &ir::Protocol,
+    spawn: &[u32],
+    listeners: &[Vec<(u32, LabelId, bool)>],
+) -> Vec<u32> {
+    let n = proto.messages.len();
+    let mut plan = vec![PLAN_GENERAL; proto.states.len() * n];
+    for s in 0..proto.states.len() {
+        for m in 0..n {
+            let solo = listeners.get(m).is_none_or(Vec::is_empty) && spawn[m] == NONE;
+            let candidates = proto.candidates(StateId(s as u32), LabelId(m as u32));
+            let Some(&first) = candidates.first() else {
+                continue; // illegal here: the general path reports it
+            };
+            if !solo {
+                continue;
+            }
+            plan[s * n + m] = if proto.transitions[first.0 as usize].guard.is_none() {
+                first.0
+            } else {
+                PLAN_SELECT
+            };
+        }
+    }
+    plan
 }
 
 pub(crate) struct Instance {
@@ -167,6 +209,9 @@ pub struct Observer<C: Clock> {
     by_kind: Vec<Vec<u32>>,
     clock: C,
     config: Config,
+    /// No timer is due before this time. A lower bound: it may be stale
+    /// (too early) after a timer was disarmed, which costs one scan in
+    /// `run_timers`, never a missed timer.
     earliest: u64,
     stopped: bool,
     /// A timer violation found before the current step.
@@ -240,7 +285,7 @@ impl<C: Clock> Observer<C> {
                             .map_or(NONE, |c| c as u32)
                     })
                     .collect();
-                let listeners = k
+                let listeners: Vec<Vec<(u32, LabelId, bool)>> = k
                     .listeners
                     .iter()
                     .map(|list| {
@@ -260,6 +305,7 @@ impl<C: Clock> Observer<C> {
                             .collect()
                     })
                     .collect();
+                let plan = plan_of(proto, &tables.spawn, &listeners);
                 KindInfo {
                     protocol: k.protocol,
                     mirror: k.mirror,
@@ -268,6 +314,8 @@ impl<C: Clock> Observer<C> {
                     tables,
                     spawn_child,
                     listeners,
+                    messages: proto.messages.len(),
+                    plan,
                 }
             })
             .collect::<Vec<_>>();
@@ -602,43 +650,34 @@ impl<C: Clock> Observer<C> {
         if !inst.live || inst.terminated {
             return None;
         }
-        let p = self.model.proto(self.kinds[inst.kind as usize].protocol);
-        if p.states.is_empty() {
+        let tables = &self.kinds[inst.kind as usize].tables;
+        if tables.stateless {
             return None;
         }
+        let leaf = inst.leaf.0 as usize;
         let mut best: Option<(u64, Due)> = None;
         // Deadlines first: at equal times the timeout is checked before an
         // `after` timer (docs/tingu.md, rule 7), matching the checker's
         // warning that an `after` not shorter than its state's timeout
         // never fires in time.
-        let tables = &self.kinds[inst.kind as usize].tables;
-        let mut s = inst.leaf.0;
-        while s != NONE {
-            let timeout = tables.timeout[s as usize];
-            let d = tables.depth[s as usize] as usize;
-            if timeout != 0 && !inst.reported[d] {
+        let (from, to) = (tables.timeouts_at[leaf], tables.timeouts_at[leaf + 1]);
+        for &(d, timeout) in &tables.timeouts[from as usize..to as usize] {
+            let d = d as usize;
+            if !inst.reported[d] {
                 let at = inst.entered[d].saturating_add(timeout);
                 if best.as_ref().is_none_or(|(b, _)| at < *b) {
                     best = Some((at, Due::Timeout(d as u32)));
                 }
             }
-            s = tables.parent[s as usize];
         }
-        if tables.has_after[inst.leaf.0 as usize]
-            && let Some(li) = p.state(inst.leaf).leaf_index
-        {
-            for &t in &p.timed[li as usize] {
-                if inst.timed_done.contains(&t) {
-                    continue;
-                }
-                let tr = &p.transitions[t.0 as usize];
-                let Trigger::After(d) = tr.trigger else {
-                    continue;
-                };
-                let at = inst.entered[p.state(tr.source).depth as usize].saturating_add(d);
-                if best.as_ref().is_none_or(|(b, _)| at < *b) {
-                    best = Some((at, Due::After(t)));
-                }
+        let (from, to) = (tables.afters_at[leaf], tables.afters_at[leaf + 1]);
+        for &(t, d, delay) in &tables.afters[from as usize..to as usize] {
+            if inst.timed_done.contains(&t) {
+                continue;
+            }
+            let at = inst.entered[d as usize].saturating_add(delay);
+            if best.as_ref().is_none_or(|(b, _)| at < *b) {
+                best = Some((at, Due::After(t)));
             }
         }
         best
@@ -672,6 +711,7 @@ impl<C: Clock> Observer<C> {
             return Verdict::Stopped;
         }
         let mut first = Verdict::Ok;
+        self.recompute_earliest();
         while self.earliest <= now {
             let Some(i) = (0..self.instances.len() as u32)
                 .filter(|&i| {
@@ -832,9 +872,12 @@ impl<C: Clock> Observer<C> {
             let v = self.illegal(i, message, args, now, sender, ViolationKind::WrongDirection);
             return self.violation(v);
         }
+        let label = LabelId(message.0);
+        if let Some(v) = self.fast_step(i, kind, message, args, now) {
+            return v;
+        }
         // Select, for this instance and every listener, on pre-step values.
         self.participants.clear();
-        let label = LabelId(message.0);
         match self.select(i, label, args) {
             Ok(Some(t)) => {
                 let acts = self.has_actions(i, t);
@@ -958,6 +1001,55 @@ impl<C: Clock> Observer<C> {
             }
         }
         Verdict::Ok
+    }
+
+    /// The fast path of a legal step that involves instance `i` alone
+    /// (see [`KindInfo::plan`]): the same selection, actions, history and
+    /// state change as the general path, without its bookkeeping. Returns
+    /// `None` when the step needs the general path (which then also finds
+    /// and reports any violation; selection and actions have no side
+    /// effects, so running them again there is harmless).
+    #[inline]
+    fn fast_step(
+        &mut self,
+        i: u32,
+        kind: usize,
+        message: MessageId,
+        args: &[i64],
+        now: u64,
+    ) -> Option<Verdict> {
+        let k = &self.kinds[kind];
+        let inst = &self.instances[i as usize];
+        let plan = *k
+            .plan
+            .get(inst.leaf.0 as usize * k.messages + message.0 as usize)?;
+        let t = match plan {
+            PLAN_GENERAL => return None,
+            PLAN_SELECT => match self.select(i, LabelId(message.0), args) {
+                Ok(Some(t)) => t,
+                _ => return None,
+            },
+            t => TransitionId(t),
+        };
+        if self.has_actions(i, t) {
+            self.scratch.clear();
+            self.scratch
+                .extend_from_slice(&self.instances[i as usize].vars);
+            let mut vars = std::mem::take(&mut self.scratch);
+            let result = {
+                let code = &self.kinds[kind].code;
+                let deps = |d: u32, s: StateId| self.dep_in_state(i, d, s);
+                code.apply(t, &mut vars, args, &deps)
+            };
+            if result.is_ok() {
+                self.instances[i as usize].vars.copy_from_slice(&vars);
+            }
+            self.scratch = vars;
+            result.ok()?;
+        }
+        self.record(i, What::Message(message), args, now);
+        self.move_to(i, t, now);
+        Some(Verdict::Ok)
     }
 
     /// Reports a message that `port`'s protocol does not declare (rule 4:
@@ -1085,6 +1177,7 @@ impl<C: Clock> Observer<C> {
     }
 
     /// Whether transition `t` of instance `p` has actions to run.
+    #[inline]
     fn has_actions(&self, p: u32, t: TransitionId) -> bool {
         t.0 != u32::MAX
             && self.kinds[self.instances[p as usize].kind as usize]
@@ -1112,16 +1205,19 @@ impl<C: Clock> Observer<C> {
             u64::MAX
         };
         self.instances[i as usize].next_time = new;
+        // `earliest` stays a lower bound; a later one is found lazily.
         if new < self.earliest {
             self.earliest = new;
-        } else if old == self.earliest && new != old {
-            self.recompute_earliest();
         }
     }
 
     /// The verdict of a call: the step's own violation, else a timer
     /// violation found before it, else `Ok`.
+    #[inline]
     fn finish(&mut self, v: Verdict) -> Verdict {
+        if v.is_ok() && self.pending.is_ok() {
+            return v;
+        }
         let pending = std::mem::replace(&mut self.pending, Verdict::Ok);
         if v.is_ok() { pending } else { v }
     }
@@ -1193,29 +1289,45 @@ impl<C: Clock> Observer<C> {
         }
     }
 
+    #[inline]
     fn record(&mut self, i: u32, what: What, args: &[i64], time: u64) {
         if self.config.history == 0 {
             return;
         }
         let inst = &self.instances[i as usize];
-        let mut a = [0i64; HISTORY_ARGS];
-        let n = args.len().min(HISTORY_ARGS);
-        a[..n].copy_from_slice(&args[..n]);
-        let r = Record {
-            time,
-            kind: inst.kind,
-            keys: inst.keys,
-            depth: inst.depth,
-            what,
-            args: a,
-            nargs: args.len().min(u8::MAX as usize) as u8,
-        };
+        let (kind, keys, depth) = (inst.kind, inst.keys, inst.depth);
+        let nargs = args.len().min(u8::MAX as usize) as u8;
         if self.history.len() < self.config.history {
-            self.history.push(r);
-        } else {
-            self.history[self.history_next] = r;
+            let mut a = [0i64; HISTORY_ARGS];
+            for (slot, v) in a.iter_mut().zip(args) {
+                *slot = *v;
+            }
+            self.history.push(Record {
+                time,
+                kind,
+                keys,
+                depth,
+                what,
+                args: a,
+                nargs,
+            });
+        } else if let Some(r) = self.history.get_mut(self.history_next) {
+            // Overwrite the oldest record in place (arguments past `nargs`
+            // are never read).
+            r.time = time;
+            r.kind = kind;
+            r.keys = keys;
+            r.depth = depth;
+            r.what = what;
+            r.nargs = nargs;
+            for (slot, v) in r.args.iter_mut().zip(args) {
+                *slot = *v;
+            }
         }
-        self.history_next = (self.history_next + 1) % self.config.history;
+        self.history_next += 1;
+        if self.history_next == self.config.history {
+            self.history_next = 0;
+        }
     }
 
     /// The history ring in time order.

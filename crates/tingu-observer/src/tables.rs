@@ -4,7 +4,7 @@
 //! observer touches only a few facts per step. Laying those out as plain
 //! arrays keeps each step to a handful of cache lines.
 
-use tingu::ir::{Protocol, StateId};
+use tingu::ir::{Protocol, StateId, TransitionId, Trigger};
 use tingu::syntax::ast::Direction;
 
 /// "None" in the tables.
@@ -24,10 +24,6 @@ pub(crate) struct Tables {
     /// Per state: resting there involves a timer (a timeout on it or an
     /// ancestor, or an `after` transition).
     pub timed: Vec<bool>,
-    /// Per state: its timeout in microseconds, 0 for none.
-    pub timeout: Vec<u64>,
-    /// Per state: a leaf where some `after` transition applies.
-    pub has_after: Vec<bool>,
     /// Per transition: the leaf it leads to, or `NONE` (internal).
     pub target: Vec<u32>,
     /// Per transition: it has actions.
@@ -38,13 +34,30 @@ pub(crate) struct Tables {
     pub direction: Vec<Direction>,
     /// Per message: the parameter that spawns a subport, or `NONE`.
     pub spawn: Vec<u32>,
+    /// Per state `s`: `timeouts[timeouts_at[s]..timeouts_at[s + 1]]` are
+    /// the (depth, timeout in us) of `s` and its ancestors with a timeout,
+    /// innermost first.
+    pub timeouts_at: Vec<u32>,
+    /// See `timeouts_at`.
+    pub timeouts: Vec<(u16, u64)>,
+    /// Per state `s`: `afters[afters_at[s]..afters_at[s + 1]]` are the
+    /// `after` transitions that apply in leaf `s`, in priority order, as
+    /// (transition, depth of its source state, delay in us).
+    pub afters_at: Vec<u32>,
+    /// See `afters_at`.
+    pub afters: Vec<(TransitionId, u16, u64)>,
+    /// Number of states, the row length of `shared`.
+    states: usize,
+    /// Per pair of states `(a, b)` at `a * states + b`: how many levels of
+    /// ancestors they share (what `shared_depth` returns).
+    shared: Vec<u8>,
 }
 
 impl Tables {
     /// Builds the tables of a protocol.
     pub fn new(p: &Protocol) -> Tables {
         let states = 0..p.states.len() as u32;
-        Tables {
+        let mut t = Tables {
             stateless: p.states.is_empty(),
             depth: p.states.iter().map(|s| s.depth as u16).collect(),
             parent: p
@@ -61,15 +74,6 @@ impl Tables {
                         .leaf_index
                         .is_some_and(|l| !p.timed[l as usize].is_empty());
                     after || p.ancestors(s).any(|a| p.state(a).timeout_us.is_some())
-                })
-                .collect(),
-            timeout: p.states.iter().map(|s| s.timeout_us.unwrap_or(0)).collect(),
-            has_after: p
-                .states
-                .iter()
-                .map(|s| {
-                    s.leaf_index
-                        .is_some_and(|l| !p.timed[l as usize].is_empty())
                 })
                 .collect(),
             target: p
@@ -93,11 +97,53 @@ impl Tables {
                 .iter()
                 .map(|m| m.spawns.map_or(NONE, |(i, _)| i as u32))
                 .collect(),
+            timeouts_at: Vec::new(),
+            timeouts: Vec::new(),
+            afters_at: Vec::new(),
+            afters: Vec::new(),
+            states: p.states.len(),
+            shared: Vec::new(),
+        };
+        for s in 0..p.states.len() as u32 {
+            let s = StateId(s);
+            t.timeouts_at.push(t.timeouts.len() as u32);
+            for a in p.ancestors(s) {
+                if let Some(us) = p.state(a).timeout_us {
+                    t.timeouts.push((p.state(a).depth as u16, us));
+                }
+            }
+            t.afters_at.push(t.afters.len() as u32);
+            if let Some(li) = p.state(s).leaf_index {
+                for &tr in &p.timed[li as usize] {
+                    let x = &p.transitions[tr.0 as usize];
+                    if let Trigger::After(d) = x.trigger {
+                        t.afters.push((tr, p.state(x.source).depth as u16, d));
+                    }
+                }
+            }
         }
+        t.timeouts_at.push(t.timeouts.len() as u32);
+        t.afters_at.push(t.afters.len() as u32);
+        let n = p.states.len();
+        t.shared = (0..n * n)
+            .map(|x| {
+                let d = t.walk_shared_depth((x / n) as u32, (x % n) as u32);
+                u8::try_from(d).unwrap_or(u8::MAX)
+            })
+            .collect();
+        t
     }
 
     /// How many levels of ancestors `a` and `b` share (0 when none).
+    #[inline]
     pub fn shared_depth(&self, a: u32, b: u32) -> usize {
+        match self.shared.get(a as usize * self.states + b as usize) {
+            Some(&d) if d != u8::MAX => d as usize,
+            _ => self.walk_shared_depth(a, b),
+        }
+    }
+
+    fn walk_shared_depth(&self, a: u32, b: u32) -> usize {
         let (mut a, mut b) = (a, b);
         while self.depth[a as usize] > self.depth[b as usize] {
             a = self.parent[a as usize];
