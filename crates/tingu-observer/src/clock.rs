@@ -36,6 +36,7 @@ impl VirtualClock {
 }
 
 impl Clock for VirtualClock {
+    #[inline]
     fn now_us(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }

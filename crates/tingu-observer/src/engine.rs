@@ -213,6 +213,9 @@ pub struct Observer<C: Clock> {
     /// (too early) after a timer was disarmed, which costs one scan in
     /// `run_timers`, never a missed timer.
     earliest: u64,
+    /// Whether legal single-instance steps take the fast path (tests turn
+    /// it off to compare the two paths).
+    fast_path: bool,
     stopped: bool,
     /// A timer violation found before the current step.
     pending: Verdict,
@@ -332,6 +335,7 @@ impl<C: Clock> Observer<C> {
             clock,
             config,
             earliest: u64::MAX,
+            fast_path: true,
             stopped: false,
             pending: Verdict::Ok,
             participants: Vec::with_capacity(16),
@@ -438,6 +442,14 @@ impl<C: Clock> Observer<C> {
     /// How many steps (messages and timer events) were checked.
     pub fn checked(&self) -> u64 {
         self.checked
+    }
+
+    /// Turns the fast path for legal single-instance steps on (the
+    /// default) or off. Verdicts, reports and states are the same either
+    /// way; the tests compare the two.
+    #[doc(hidden)]
+    pub fn set_fast_path(&mut self, on: bool) {
+        self.fast_path = on;
     }
 
     /// Whether the observer stopped ([`Policy::Stop`]).
@@ -829,10 +841,80 @@ impl<C: Clock> Observer<C> {
         message: MessageId,
         args: &[i64],
     ) -> Verdict {
+        if self.fast_path
+            && let Some(v) = self.try_fast(port, direction, message, args)
+        {
+            return v;
+        }
         let v = self.message_inner(port, direction, message, args);
         self.finish(v)
     }
 
+    /// The fast path of [`Observer::message`]: a legal step of one live
+    /// instance, with no timer due, that involves no other instance (see
+    /// [`KindInfo::plan`]). `None` sends the message down the general
+    /// path, which checks everything and reports violations; nothing has
+    /// changed by then.
+    #[inline]
+    fn try_fast(
+        &mut self,
+        port: Handle,
+        direction: Direction,
+        message: MessageId,
+        args: &[i64],
+    ) -> Option<Verdict> {
+        let now = self.clock.now_us();
+        if self.stopped || self.earliest <= now {
+            return None;
+        }
+        let i = port.index;
+        let inst = self.instances.get(i as usize)?;
+        if inst.generation != port.generation || !inst.live || inst.terminated {
+            return None;
+        }
+        let kind = inst.kind as usize;
+        let k = &self.kinds[kind];
+        if k.tables.direction.get(message.0 as usize) != Some(&direction) {
+            return None;
+        }
+        let plan = *k
+            .plan
+            .get(inst.leaf.0 as usize * k.messages + message.0 as usize)?;
+        let t = match plan {
+            PLAN_GENERAL => return None,
+            PLAN_SELECT => {
+                let deps = |d: u32, s: StateId| self.dep_in_state(i, d, s);
+                match k
+                    .code
+                    .select(inst.leaf, LabelId(message.0), &inst.vars, args, &deps)
+                {
+                    Ok(Some(t)) => t,
+                    _ => return None,
+                }
+            }
+            t => TransitionId(t),
+        };
+        if k.tables.actions[t.0 as usize] {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(&inst.vars);
+            let mut vars = std::mem::take(&mut self.scratch);
+            let result = {
+                let deps = |d: u32, s: StateId| self.dep_in_state(i, d, s);
+                k.code.apply(t, &mut vars, args, &deps)
+            };
+            if result.is_ok() {
+                self.instances[i as usize].vars.copy_from_slice(&vars);
+            }
+            self.scratch = vars;
+            result.ok()?;
+        }
+        self.checked += 1;
+        self.record(i, What::Message(message), args, now);
+        self.move_to(i, t, now);
+        Some(Verdict::Ok)
+    }
+
+    #[inline(never)]
     fn message_inner(
         &mut self,
         port: Handle,
@@ -873,9 +955,6 @@ impl<C: Clock> Observer<C> {
             return self.violation(v);
         }
         let label = LabelId(message.0);
-        if let Some(v) = self.fast_step(i, kind, message, args, now) {
-            return v;
-        }
         // Select, for this instance and every listener, on pre-step values.
         self.participants.clear();
         match self.select(i, label, args) {
@@ -1001,55 +1080,6 @@ impl<C: Clock> Observer<C> {
             }
         }
         Verdict::Ok
-    }
-
-    /// The fast path of a legal step that involves instance `i` alone
-    /// (see [`KindInfo::plan`]): the same selection, actions, history and
-    /// state change as the general path, without its bookkeeping. Returns
-    /// `None` when the step needs the general path (which then also finds
-    /// and reports any violation; selection and actions have no side
-    /// effects, so running them again there is harmless).
-    #[inline]
-    fn fast_step(
-        &mut self,
-        i: u32,
-        kind: usize,
-        message: MessageId,
-        args: &[i64],
-        now: u64,
-    ) -> Option<Verdict> {
-        let k = &self.kinds[kind];
-        let inst = &self.instances[i as usize];
-        let plan = *k
-            .plan
-            .get(inst.leaf.0 as usize * k.messages + message.0 as usize)?;
-        let t = match plan {
-            PLAN_GENERAL => return None,
-            PLAN_SELECT => match self.select(i, LabelId(message.0), args) {
-                Ok(Some(t)) => t,
-                _ => return None,
-            },
-            t => TransitionId(t),
-        };
-        if self.has_actions(i, t) {
-            self.scratch.clear();
-            self.scratch
-                .extend_from_slice(&self.instances[i as usize].vars);
-            let mut vars = std::mem::take(&mut self.scratch);
-            let result = {
-                let code = &self.kinds[kind].code;
-                let deps = |d: u32, s: StateId| self.dep_in_state(i, d, s);
-                code.apply(t, &mut vars, args, &deps)
-            };
-            if result.is_ok() {
-                self.instances[i as usize].vars.copy_from_slice(&vars);
-            }
-            self.scratch = vars;
-            result.ok()?;
-        }
-        self.record(i, What::Message(message), args, now);
-        self.move_to(i, t, now);
-        Some(Verdict::Ok)
     }
 
     /// Reports a message that `port`'s protocol does not declare (rule 4:
