@@ -24,6 +24,7 @@
 
 use crate::clock::Clock;
 use crate::code::{ActionError, Backend, ProtocolCode};
+use crate::plan::{self, How, Plan};
 use crate::report::{Blame, InstanceSnapshot, Side, Violation, ViolationKind};
 use crate::tables::{NONE, Tables};
 use std::sync::Arc;
@@ -108,48 +109,11 @@ struct KindInfo {
     /// Per message: the kinds that synchronise on it, the label they name
     /// it by, and whether they are bound to their parent (else to this port).
     listeners: Vec<Vec<(u32, LabelId, bool)>>,
-    /// Messages per state row of `plan`.
+    /// Messages per state row of `plans`.
     messages: usize,
     /// Per (state, message) at `state * messages + message`: how a message
-    /// arriving there is checked. A step that involves only this instance
-    /// (no listener, no spawn) takes the fast path: the transition is
-    /// known (a transition id, when the first candidate has no guard) or
-    /// found by `select` alone (`PLAN_SELECT`). Everything else, and every
-    /// violation, takes the general path (`PLAN_GENERAL`).
-    plan: Vec<u32>,
-}
-
-/// `plan`: the general path.
-const PLAN_GENERAL: u32 = u32::MAX;
-/// `plan`: the fast path, selecting among guarded candidates.
-const PLAN_SELECT: u32 = u32::MAX - 1;
-
-/// The `plan` table of a kind (see [`KindInfo::plan`]).
-fn plan_of(
-    proto: &ir::Protocol,
-    spawn: &[u32],
-    listeners: &[Vec<(u32, LabelId, bool)>],
-) -> Vec<u32> {
-    let n = proto.messages.len();
-    let mut plan = vec![PLAN_GENERAL; proto.states.len() * n];
-    for s in 0..proto.states.len() {
-        for m in 0..n {
-            let solo = listeners.get(m).is_none_or(Vec::is_empty) && spawn[m] == NONE;
-            let candidates = proto.candidates(StateId(s as u32), LabelId(m as u32));
-            let Some(&first) = candidates.first() else {
-                continue; // illegal here: the general path reports it
-            };
-            if !solo {
-                continue;
-            }
-            plan[s * n + m] = if proto.transitions[first.0 as usize].guard.is_none() {
-                first.0
-            } else {
-                PLAN_SELECT
-            };
-        }
-    }
-    plan
+    /// arriving there is checked (see `plan.rs`).
+    plans: Vec<Plan>,
 }
 
 pub(crate) struct Instance {
@@ -308,7 +272,7 @@ impl<C: Clock> Observer<C> {
                             .collect()
                     })
                     .collect();
-                let plan = plan_of(proto, &tables.spawn, &listeners);
+                let plans = plan::plans(proto, &tables, &listeners);
                 KindInfo {
                     protocol: k.protocol,
                     mirror: k.mirror,
@@ -318,7 +282,7 @@ impl<C: Clock> Observer<C> {
                     spawn_child,
                     listeners,
                     messages: proto.messages.len(),
-                    plan,
+                    plans,
                 }
             })
             .collect::<Vec<_>>();
@@ -878,11 +842,11 @@ impl<C: Clock> Observer<C> {
             return None;
         }
         let plan = *k
-            .plan
+            .plans
             .get(inst.leaf.0 as usize * k.messages + message.0 as usize)?;
-        let t = match plan {
-            PLAN_GENERAL => return None,
-            PLAN_SELECT => {
+        let t = match plan.how {
+            How::General => return None,
+            How::Select => {
                 let deps = |d: u32, s: StateId| self.dep_in_state(i, d, s);
                 match k
                     .code
@@ -892,7 +856,7 @@ impl<C: Clock> Observer<C> {
                     _ => return None,
                 }
             }
-            t => TransitionId(t),
+            How::Static => TransitionId(plan.transition),
         };
         if k.tables.actions[t.0 as usize] {
             self.scratch.clear();
@@ -910,8 +874,43 @@ impl<C: Clock> Observer<C> {
         }
         self.checked += 1;
         self.record(i, What::Message(message), args, now);
-        self.move_to(i, t, now);
+        if plan.how != How::Static || plan.is_final {
+            self.move_to(i, t, now);
+        } else if plan.target != NONE {
+            self.enter_planned(i, &plan, now);
+        }
         Some(Verdict::Ok)
+    }
+
+    /// The state change of a `Static` plan with a non-final target: what
+    /// `move_to` does, with the levels and the deadline known in advance.
+    #[inline]
+    fn enter_planned(&mut self, i: u32, plan: &Plan, now: u64) {
+        let inst = &mut self.instances[i as usize];
+        let (keep, last) = (plan.keep as usize, plan.last as usize);
+        if keep <= last {
+            inst.entered[keep..=last].fill(now);
+            inst.reported[keep..=last].fill(false);
+        }
+        if !inst.timed_done.is_empty() {
+            let tables = &self.kinds[inst.kind as usize].tables;
+            inst.timed_done
+                .retain(|t| (tables.source_depth[t.0 as usize] as usize) < keep);
+        }
+        inst.leaf = StateId(plan.target);
+        if !plan.timed {
+            inst.next_time = u64::MAX;
+            return;
+        }
+        let next = if plan.fresh_timeout != 0 {
+            now.saturating_add(plan.fresh_timeout)
+        } else {
+            self.due(i).map_or(u64::MAX, |(t, _)| t)
+        };
+        self.instances[i as usize].next_time = next;
+        if next < self.earliest {
+            self.earliest = next;
+        }
     }
 
     #[inline(never)]

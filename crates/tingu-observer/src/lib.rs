@@ -10,6 +10,7 @@ pub mod clock;
 pub mod code;
 pub mod engine;
 pub mod generate;
+mod plan;
 pub mod replay;
 pub mod report;
 mod tables;
