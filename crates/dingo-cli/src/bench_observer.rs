@@ -250,7 +250,10 @@ pub fn run(
     // driver's would be. The backends and the bare loop take turns on each
     // walk, so a change of machine speed during the run hits them alike.
     let config = Config {
-        history: 32,
+        history: std::env::var("H")
+            .ok()
+            .and_then(|h| h.parse().ok())
+            .unwrap_or(32),
         policy: Policy::Continue,
     };
     let mut observers = Vec::new();

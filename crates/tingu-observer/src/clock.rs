@@ -25,6 +25,7 @@ impl VirtualClock {
     /// Sets the time. Observers expect time not to go backwards while they
     /// run; setting an earlier time is for starting over after
     /// [`Observer::reset`](crate::Observer::reset).
+    #[inline]
     pub fn set(&self, us: u64) {
         self.0.store(us, Ordering::Relaxed);
     }

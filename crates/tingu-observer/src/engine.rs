@@ -109,11 +109,32 @@ struct KindInfo {
     /// Per message: the kinds that synchronise on it, the label they name
     /// it by, and whether they are bound to their parent (else to this port).
     listeners: Vec<Vec<(u32, LabelId, bool)>>,
-    /// Messages per state row of `plans`.
-    messages: usize,
-    /// Per (state, message) at `state * messages + message`: how a message
-    /// arriving there is checked (see `plan.rs`).
-    plans: Vec<Plan>,
+    /// Messages per state row of this kind's plans.
+    messages: u32,
+    /// Where this kind's plans start in `Observer::plans`.
+    plan_base: u32,
+}
+
+/// The bit of nesting level `d` in `Instance::reported`. The parser
+/// limits nesting to 128 levels, so `d < 128`; deeper levels (which cannot
+/// occur) would share the last bit rather than overflow.
+#[inline]
+fn level_bit(d: usize) -> u128 {
+    1u128 << d.min(127)
+}
+
+/// The bits of levels `keep..=last` (none when `keep > last`).
+#[inline]
+fn levels_mask(keep: usize, last: usize) -> u128 {
+    if keep > last {
+        return 0;
+    }
+    let upto = if last >= 127 {
+        u128::MAX
+    } else {
+        (1u128 << (last + 1)) - 1
+    };
+    upto & !(level_bit(keep) - 1)
 }
 
 pub(crate) struct Instance {
@@ -126,15 +147,33 @@ pub(crate) struct Instance {
     pub keys: [i64; ADDRESS_DEPTH],
     pub depth: u8,
     pub leaf: StateId,
+    /// The kind's `plan_base` and `messages`, kept here so the fast path
+    /// finds its plan without visiting the kind.
+    plan_base: u32,
+    plan_stride: u32,
     pub vars: Vec<i64>,
     /// Entry time of the active state at each depth.
     entered: Vec<u64>,
-    /// Whether the timeout of the active state at each depth was reported.
-    reported: Vec<bool>,
+    /// Bit `d`: the timeout of the active state at depth `d` was reported
+    /// (states nest at most 128 levels, see [`level_bit`]).
+    reported: u128,
     /// `after` transitions already handled since their state was entered.
     timed_done: Vec<TransitionId>,
     next_time: u64,
     children: Vec<u32>,
+}
+
+impl Record {
+    /// A slot of the ring not yet written.
+    const UNUSED: Record = Record {
+        time: 0,
+        kind: 0,
+        keys: [0; ADDRESS_DEPTH],
+        depth: 0,
+        what: What::Message(MessageId(0)),
+        args: [0; HISTORY_ARGS],
+        nargs: 0,
+    };
 }
 
 /// A record of the history ring.
@@ -177,6 +216,8 @@ pub struct Observer<C: Clock> {
     /// (too early) after a timer was disarmed, which costs one scan in
     /// `run_timers`, never a missed timer.
     earliest: u64,
+    /// Every kind's step plans (see `plan.rs`), at each kind's `plan_base`.
+    plans: Vec<Plan>,
     /// Whether legal single-instance steps take the fast path (tests turn
     /// it off to compare the two paths).
     fast_path: bool,
@@ -186,7 +227,10 @@ pub struct Observer<C: Clock> {
     /// This step's participants: instance, transition, whether it has actions.
     participants: Vec<(u32, TransitionId, bool)>,
     scratch: Vec<i64>,
+    /// The history ring: `config.history` records, preallocated, of
+    /// which the first `history_len` (in ring order) are in use.
     pub(crate) history: Vec<Record>,
+    history_len: usize,
     history_next: usize,
     violations: Vec<Violation>,
     hook: Option<ViolationHook>,
@@ -223,6 +267,7 @@ impl<C: Clock> Observer<C> {
         let comp = &model.components[component];
         let mut codes: Vec<Option<Arc<dyn ProtocolCode>>> = vec![None; model.protocols.len()];
         let mut tables_of: Vec<Option<Tables>> = vec![None; model.protocols.len()];
+        let mut all_plans = Vec::new();
         let kinds = comp
             .kinds
             .iter()
@@ -272,7 +317,8 @@ impl<C: Clock> Observer<C> {
                             .collect()
                     })
                     .collect();
-                let plans = plan::plans(proto, &tables, &listeners);
+                let base = all_plans.len() as u32;
+                all_plans.extend(plan::plans(proto, &tables, &listeners));
                 KindInfo {
                     protocol: k.protocol,
                     mirror: k.mirror,
@@ -281,8 +327,8 @@ impl<C: Clock> Observer<C> {
                     tables,
                     spawn_child,
                     listeners,
-                    messages: proto.messages.len(),
-                    plans,
+                    messages: proto.messages.len() as u32,
+                    plan_base: base,
                 }
             })
             .collect::<Vec<_>>();
@@ -299,12 +345,14 @@ impl<C: Clock> Observer<C> {
             clock,
             config,
             earliest: u64::MAX,
+            plans: all_plans,
             fast_path: true,
             stopped: false,
             pending: Verdict::Ok,
             participants: Vec::with_capacity(16),
             scratch: Vec::with_capacity(16 * max_vars.max(1)),
-            history: Vec::with_capacity(config.history),
+            history: vec![Record::UNUSED; config.history],
+            history_len: 0,
             history_next: 0,
             violations: Vec::new(),
             hook: None,
@@ -474,7 +522,7 @@ impl<C: Clock> Observer<C> {
             for s in p.ancestors(inst.leaf) {
                 let st = p.state(s);
                 if let Some(t) = st.timeout_us
-                    && !inst.reported[st.depth as usize]
+                    && inst.reported & level_bit(st.depth as usize) == 0
                 {
                     let at = inst.entered[st.depth as usize].saturating_add(t);
                     best = Some(best.map_or(at, |b| b.min(at)));
@@ -509,7 +557,7 @@ impl<C: Clock> Observer<C> {
             self.create_in(Some(k), k, NONE, 0, now);
         }
         self.violations.clear();
-        self.history.clear();
+        self.history_len = 0;
         self.history_next = 0;
         self.stopped = false;
         self.pending = Verdict::Ok;
@@ -555,9 +603,11 @@ impl<C: Clock> Observer<C> {
                     keys: [0; ADDRESS_DEPTH],
                     depth: 0,
                     leaf,
+                    plan_base: 0,
+                    plan_stride: 0,
                     vars: Vec::new(),
                     entered: Vec::new(),
-                    reported: Vec::new(),
+                    reported: 0,
                     timed_done: Vec::new(),
                     next_time: u64::MAX,
                     children: Vec::new(),
@@ -574,13 +624,14 @@ impl<C: Clock> Observer<C> {
         inst.keys = keys;
         inst.depth = depth;
         inst.leaf = leaf;
+        inst.plan_base = self.kinds[kind as usize].plan_base;
+        inst.plan_stride = self.kinds[kind as usize].messages;
         inst.vars.clear();
         inst.vars.resize(nvars, 0);
         code.init(&mut inst.vars);
         inst.entered.clear();
         inst.entered.resize(depth_levels, now);
-        inst.reported.clear();
-        inst.reported.resize(depth_levels, false);
+        inst.reported = 0;
         inst.timed_done.clear();
         inst.children.clear();
         if parent != NONE {
@@ -639,7 +690,7 @@ impl<C: Clock> Observer<C> {
         let (from, to) = (tables.timeouts_at[leaf], tables.timeouts_at[leaf + 1]);
         for &(d, timeout) in &tables.timeouts[from as usize..to as usize] {
             let d = d as usize;
-            if !inst.reported[d] {
+            if inst.reported & level_bit(d) == 0 {
                 let at = inst.entered[d].saturating_add(timeout);
                 if best.as_ref().is_none_or(|(b, _)| at < *b) {
                     best = Some((at, Due::Timeout(d as u32)));
@@ -714,7 +765,7 @@ impl<C: Clock> Observer<C> {
                     }
                 }
                 Due::Timeout(depth) => {
-                    self.instances[i as usize].reported[depth as usize] = true;
+                    self.instances[i as usize].reported |= level_bit(depth as usize);
                     let inst = &self.instances[i as usize];
                     let proto = self.model.proto(self.kinds[inst.kind as usize].protocol);
                     let state = proto
@@ -836,42 +887,41 @@ impl<C: Clock> Observer<C> {
         if inst.generation != port.generation || !inst.live || inst.terminated {
             return None;
         }
-        let kind = inst.kind as usize;
-        let k = &self.kinds[kind];
-        if k.tables.direction.get(message.0 as usize) != Some(&direction) {
+        if message.0 >= inst.plan_stride {
             return None;
         }
-        let plan = *k
-            .plans
-            .get(inst.leaf.0 as usize * k.messages + message.0 as usize)?;
+        let at = inst.plan_base as usize
+            + inst.leaf.0 as usize * inst.plan_stride as usize
+            + message.0 as usize;
+        let plan = *self.plans.get(at)?;
+        if plan.direction != direction {
+            return None;
+        }
         let t = match plan.how {
             How::General => return None,
             How::Select => {
+                let k = &self.kinds[inst.kind as usize];
                 let deps = |d: u32, s: StateId| self.dep_in_state(i, d, s);
-                match k
+                let t = match k
                     .code
                     .select(inst.leaf, LabelId(message.0), &inst.vars, args, &deps)
                 {
                     Ok(Some(t)) => t,
                     _ => return None,
+                };
+                if k.tables.actions[t.0 as usize] {
+                    self.apply_fast(i, t, args)?;
                 }
+                t
             }
-            How::Static => TransitionId(plan.transition),
+            How::Static => {
+                let t = TransitionId(plan.transition);
+                if plan.actions {
+                    self.apply_fast(i, t, args)?;
+                }
+                t
+            }
         };
-        if k.tables.actions[t.0 as usize] {
-            self.scratch.clear();
-            self.scratch.extend_from_slice(&inst.vars);
-            let mut vars = std::mem::take(&mut self.scratch);
-            let result = {
-                let deps = |d: u32, s: StateId| self.dep_in_state(i, d, s);
-                k.code.apply(t, &mut vars, args, &deps)
-            };
-            if result.is_ok() {
-                self.instances[i as usize].vars.copy_from_slice(&vars);
-            }
-            self.scratch = vars;
-            result.ok()?;
-        }
         self.checked += 1;
         self.record(i, What::Message(message), args, now);
         if plan.how != How::Static || plan.is_final {
@@ -882,22 +932,46 @@ impl<C: Clock> Observer<C> {
         Some(Verdict::Ok)
     }
 
+    /// Runs the actions of transition `t` of instance `i` on a copy of its
+    /// variables and keeps the result if they all succeed; `None` (nothing
+    /// changed) when one fails, for the general path to report.
+    fn apply_fast(&mut self, i: u32, t: TransitionId, args: &[i64]) -> Option<()> {
+        let mut vars = std::mem::take(&mut self.scratch);
+        vars.clear();
+        vars.extend_from_slice(&self.instances[i as usize].vars);
+        let result = {
+            let code = &self.kinds[self.instances[i as usize].kind as usize].code;
+            let deps = |d: u32, s: StateId| self.dep_in_state(i, d, s);
+            code.apply(t, &mut vars, args, &deps)
+        };
+        if result.is_ok() {
+            self.instances[i as usize].vars.copy_from_slice(&vars);
+        }
+        self.scratch = vars;
+        result.ok()
+    }
+
     /// The state change of a `Static` plan with a non-final target: what
     /// `move_to` does, with the levels and the deadline known in advance.
     #[inline]
     fn enter_planned(&mut self, i: u32, plan: &Plan, now: u64) {
         let inst = &mut self.instances[i as usize];
         let (keep, last) = (plan.keep as usize, plan.last as usize);
-        if keep <= last {
-            inst.entered[keep..=last].fill(now);
-            inst.reported[keep..=last].fill(false);
+        if let Some(levels) = inst.entered.get_mut(keep..=last) {
+            for e in levels {
+                *e = now;
+            }
         }
+        inst.reported &= !levels_mask(keep, last);
         if !inst.timed_done.is_empty() {
             let tables = &self.kinds[inst.kind as usize].tables;
             inst.timed_done
                 .retain(|t| (tables.source_depth[t.0 as usize] as usize) < keep);
         }
         inst.leaf = StateId(plan.target);
+        if plan.keeps_deadline {
+            return;
+        }
         if !plan.timed {
             inst.next_time = u64::MAX;
             return;
@@ -1303,8 +1377,8 @@ impl<C: Clock> Observer<C> {
         let last = (tables.depth[new as usize] as usize).min(inst.entered.len().saturating_sub(1));
         for d in keep..=last {
             inst.entered[d] = now;
-            inst.reported[d] = false;
         }
+        inst.reported &= !levels_mask(keep, last);
         if !inst.timed_done.is_empty() {
             inst.timed_done
                 .retain(|t| (tables.source_depth[t.0 as usize] as usize) < keep);
@@ -1320,49 +1394,33 @@ impl<C: Clock> Observer<C> {
 
     #[inline]
     fn record(&mut self, i: u32, what: What, args: &[i64], time: u64) {
-        if self.config.history == 0 {
-            return;
-        }
         let inst = &self.instances[i as usize];
-        let (kind, keys, depth) = (inst.kind, inst.keys, inst.depth);
-        let nargs = args.len().min(u8::MAX as usize) as u8;
-        if self.history.len() < self.config.history {
-            let mut a = [0i64; HISTORY_ARGS];
-            for (slot, v) in a.iter_mut().zip(args) {
-                *slot = *v;
-            }
-            self.history.push(Record {
-                time,
-                kind,
-                keys,
-                depth,
-                what,
-                args: a,
-                nargs,
-            });
-        } else if let Some(r) = self.history.get_mut(self.history_next) {
-            // Overwrite the oldest record in place (arguments past `nargs`
-            // are never read).
-            r.time = time;
-            r.kind = kind;
-            r.keys = keys;
-            r.depth = depth;
-            r.what = what;
-            r.nargs = nargs;
-            for (slot, v) in r.args.iter_mut().zip(args) {
-                *slot = *v;
-            }
+        let Some(r) = self.history.get_mut(self.history_next) else {
+            return; // no history kept
+        };
+        r.time = time;
+        r.kind = inst.kind;
+        r.keys = inst.keys;
+        r.depth = inst.depth;
+        r.what = what;
+        r.nargs = args.len().min(u8::MAX as usize) as u8;
+        // Arguments past `nargs` are never read.
+        for (slot, v) in r.args.iter_mut().zip(args) {
+            *slot = *v;
         }
         self.history_next += 1;
-        if self.history_next == self.config.history {
+        if self.history_next == self.history.len() {
             self.history_next = 0;
+        }
+        if self.history_len < self.history.len() {
+            self.history_len += 1;
         }
     }
 
     /// The history ring in time order.
     pub(crate) fn history_in_order(&self) -> impl Iterator<Item = &Record> {
-        let (a, b) = if self.history.len() < self.config.history {
-            (&self.history[..], &self.history[..0])
+        let (a, b) = if self.history_len < self.history.len() {
+            (&self.history[..self.history_len], &self.history[..0])
         } else {
             (
                 &self.history[self.history_next..],

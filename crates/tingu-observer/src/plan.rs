@@ -22,6 +22,7 @@
 
 use crate::tables::{NONE, Tables};
 use tingu::ir::{LabelId, Protocol, StateId};
+use tingu::syntax::ast::Direction;
 
 /// How a message arriving in a state is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,11 @@ pub(crate) enum How {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Plan {
     pub how: How,
+    /// The message's declared direction (every plan, `General` included:
+    /// a message in the other direction takes the general path).
+    pub direction: Direction,
+    /// `Static`: the transition has actions.
+    pub actions: bool,
     /// `Static`: the transition taken.
     pub transition: u32,
     /// `Static`: the new leaf, or `NONE` when the leaf stays (internal
@@ -57,11 +63,17 @@ pub(crate) struct Plan {
     /// level entered anew: that timeout, so the deadline is `now` plus it.
     /// 0 when the deadline must be computed.
     pub fresh_timeout: u64,
+    /// `Static` with a target: the source and the target leaf have the
+    /// same timers, all on levels that are kept (no `after`), so the
+    /// instance's next deadline does not change.
+    pub keeps_deadline: bool,
 }
 
 impl Plan {
     const GENERAL: Plan = Plan {
         how: How::General,
+        direction: Direction::In,
+        actions: false,
         transition: NONE,
         target: NONE,
         keep: 0,
@@ -69,6 +81,7 @@ impl Plan {
         is_final: false,
         timed: false,
         fresh_timeout: 0,
+        keeps_deadline: false,
     };
 }
 
@@ -90,6 +103,7 @@ pub(crate) fn plans(
         .unwrap_or(1);
     for s in 0..proto.states.len() {
         for m in 0..n {
+            plans[s * n + m].direction = tables.direction[m];
             let solo = listeners.get(m).is_none_or(Vec::is_empty) && tables.spawn[m] == NONE;
             let candidates = proto.candidates(StateId(s as u32), LabelId(m as u32));
             let Some(&first) = candidates.first() else {
@@ -105,6 +119,7 @@ pub(crate) fn plans(
             }
             plan.how = How::Static;
             plan.transition = first.0;
+            plan.actions = tables.actions[first.0 as usize];
             let new = tables.target[first.0 as usize];
             if new == NONE || new == s as u32 {
                 continue;
@@ -120,16 +135,21 @@ pub(crate) fn plans(
             plan.last = last;
             plan.is_final = tables.is_final[new as usize];
             plan.timed = tables.timed[new as usize];
+            let timeouts = |x: usize| {
+                &tables.timeouts[tables.timeouts_at[x] as usize..tables.timeouts_at[x + 1] as usize]
+            };
+            let afters = |x: usize| tables.afters_at[x + 1] - tables.afters_at[x];
             let t = new as usize;
-            let timeouts = &tables.timeouts
-                [tables.timeouts_at[t] as usize..tables.timeouts_at[t + 1] as usize];
-            let afters = tables.afters_at[t + 1] - tables.afters_at[t];
-            if let [(d, us)] = timeouts
-                && afters == 0
+            if let [(d, us)] = timeouts(t)
+                && afters(t) == 0
                 && *d >= u16::from(keep)
             {
                 plan.fresh_timeout = *us;
             }
+            plan.keeps_deadline = afters(t) == 0
+                && afters(s) == 0
+                && timeouts(t) == timeouts(s)
+                && timeouts(t).iter().all(|&(d, _)| d < u16::from(keep));
         }
     }
     plans
