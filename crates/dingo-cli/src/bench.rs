@@ -33,6 +33,9 @@ pub enum BenchCommand {
         /// Which observers to measure.
         #[arg(long, value_enum, default_value_t = Backends::Both)]
         backend: Backends,
+        /// Events kept in each observer's history ring (0: none).
+        #[arg(long, default_value_t = 32)]
+        history: usize,
         /// Number of generated walks.
         #[arg(long, default_value_t = 200)]
         walks: usize,
@@ -77,13 +80,21 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             specs,
             component,
             backend,
+            history,
             walks,
             steps,
             runs,
             json,
-        } => {
-            crate::bench_observer::run(&specs, &component, backend, walks, steps, runs.max(1), json)
-        }
+        } => crate::bench_observer::run(&crate::bench_observer::Options {
+            specs: &specs,
+            component: &component,
+            backends: backend,
+            history,
+            walks,
+            steps,
+            runs: runs.max(1),
+            json,
+        }),
     }
 }
 

@@ -194,20 +194,38 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// What `dingo bench observer` measures (its command-line options).
+pub struct Options<'a> {
+    /// The spec library folder.
+    pub specs: &'a Path,
+    /// The component whose traces are replayed.
+    pub component: &'a str,
+    /// Which observers.
+    pub backends: Backends,
+    /// History ring length of each observer.
+    pub history: usize,
+    /// Generated walks.
+    pub walks: usize,
+    /// Steps per walk.
+    pub steps: usize,
+    /// Timed repetitions.
+    pub runs: usize,
+    /// Print a JSON line.
+    pub json: bool,
+}
+
 /// Runs the benchmark.
-pub fn run(
-    specs: &Path,
-    component: &str,
-    which: Backends,
-    walks: usize,
-    steps: usize,
-    runs: usize,
-    json: bool,
-) -> Result<ExitCode> {
-    if which == Backends::Compiled && !same_texts(&tingu::Library::load(&[specs.to_path_buf()])?.0)
-    {
-        return Err("compiled observers exist only for the specs the build compiled".into());
-    }
+pub fn run(o: &Options) -> Result<ExitCode> {
+    let Options {
+        specs,
+        component,
+        backends: which,
+        history,
+        walks,
+        steps,
+        runs,
+        json,
+    } = *o;
     let (lib, diags) = tingu::Library::load(&[specs.to_path_buf()])?;
     let checked = tingu::check(&lib);
     if diags.has_errors() {
@@ -217,6 +235,9 @@ pub fn run(
     // The compiled observers were generated at build time from the
     // standard library; they apply when `specs` holds the same texts.
     let builtin = same_texts(&lib);
+    if which == Backends::Compiled && !builtin {
+        return Err("compiled observers exist only for the specs the build compiled".into());
+    }
     let model = if builtin {
         spec_observers::model()
     } else {
@@ -236,7 +257,7 @@ pub fn run(
         backends.push(("compiled", Box::new(spec_observers::CompiledBackend)));
     }
     outln!(
-        "dingo bench observer: component `{component}`, {walks} generated walks, {messages} events; median of {runs} runs"
+        "dingo bench observer: component `{component}`, {walks} generated walks, {messages} events, history of {history}; median of {runs} runs"
     );
     outln!(
         "{:<14} {:>12} {:>12} {:>12} {:>12}",
@@ -250,10 +271,7 @@ pub fn run(
     // driver's would be. The backends and the bare loop take turns on each
     // walk, so a change of machine speed during the run hits them alike.
     let config = Config {
-        history: std::env::var("H")
-            .ok()
-            .and_then(|h| h.parse().ok())
-            .unwrap_or(32),
+        history,
         policy: Policy::Continue,
     };
     let mut observers = Vec::new();

@@ -125,7 +125,7 @@ fn level_bit(d: usize) -> u128 {
 
 /// The bits of levels `keep..=last` (none when `keep > last`).
 #[inline]
-fn levels_mask(keep: usize, last: usize) -> u128 {
+pub(crate) fn levels_mask(keep: usize, last: usize) -> u128 {
     if keep > last {
         return 0;
     }
@@ -953,7 +953,7 @@ impl<C: Clock> Observer<C> {
 
     /// The state change of a `Static` plan with a non-final target: what
     /// `move_to` does, with the levels and the deadline known in advance.
-    #[inline]
+    #[inline(always)]
     fn enter_planned(&mut self, i: u32, plan: &Plan, now: u64) {
         let inst = &mut self.instances[i as usize];
         let (keep, last) = (plan.keep as usize, plan.last as usize);
@@ -962,7 +962,7 @@ impl<C: Clock> Observer<C> {
                 *e = now;
             }
         }
-        inst.reported &= !levels_mask(keep, last);
+        inst.reported &= plan.keep_reported;
         if !inst.timed_done.is_empty() {
             let tables = &self.kinds[inst.kind as usize].tables;
             inst.timed_done
@@ -1392,7 +1392,7 @@ impl<C: Clock> Observer<C> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn record(&mut self, i: u32, what: What, args: &[i64], time: u64) {
         let inst = &self.instances[i as usize];
         let Some(r) = self.history.get_mut(self.history_next) else {
@@ -1863,4 +1863,25 @@ fn comp_child_kind(comp: &ir::Component, parent_kind: u32, message: MessageId) -
         .iter()
         .position(|k| k.spawned_by == Some((KindId(parent_kind), message)))
         .map(|k| k as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{level_bit, levels_mask};
+
+    #[test]
+    fn level_masks_cover_exactly_the_levels() {
+        assert_eq!(levels_mask(0, 0), 1);
+        assert_eq!(levels_mask(1, 3), 0b1110);
+        assert_eq!(levels_mask(3, 2), 0);
+        assert_eq!(levels_mask(0, 127), u128::MAX);
+        assert_eq!(levels_mask(127, 127), 1 << 127);
+        assert_eq!(levels_mask(5, 200), u128::MAX & !0b11111);
+        assert_eq!(level_bit(130), 1 << 127);
+        for keep in 0..128 {
+            for last in keep..128 {
+                assert_eq!(levels_mask(keep, last).count_ones() as usize, last - keep + 1);
+            }
+        }
+    }
 }

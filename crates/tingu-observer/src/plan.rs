@@ -54,6 +54,9 @@ pub(crate) struct Plan {
     pub keep: u8,
     /// See `keep`.
     pub last: u8,
+    /// `Static` with a target: the bits of `Instance::reported` that stay
+    /// (all but the levels entered anew).
+    pub keep_reported: u128,
     /// `Static` with a target: the target is final (the generic state
     /// change handles termination).
     pub is_final: bool,
@@ -78,6 +81,7 @@ impl Plan {
         target: NONE,
         keep: 0,
         last: 0,
+        keep_reported: u128::MAX,
         is_final: false,
         timed: false,
         fresh_timeout: 0,
@@ -133,6 +137,7 @@ pub(crate) fn plans(
             plan.target = new;
             plan.keep = keep;
             plan.last = last;
+            plan.keep_reported = !crate::engine::levels_mask(keep.into(), last.into());
             plan.is_final = tables.is_final[new as usize];
             plan.timed = tables.timed[new as usize];
             let timeouts = |x: usize| {
