@@ -1880,7 +1880,10 @@ mod tests {
         assert_eq!(level_bit(130), 1 << 127);
         for keep in 0..128 {
             for last in keep..128 {
-                assert_eq!(levels_mask(keep, last).count_ones() as usize, last - keep + 1);
+                assert_eq!(
+                    levels_mask(keep, last).count_ones() as usize,
+                    last - keep + 1
+                );
             }
         }
     }
