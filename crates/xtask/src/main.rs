@@ -52,6 +52,23 @@ fn run(root: &Path, program: &str, args: &[&str]) -> Result<(), String> {
     run_expecting(root, program, args, 0)
 }
 
+/// Runs `program` with extra environment variables; it must succeed.
+fn run_env(root: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    eprintln!("xtask: $ {} {program} {}", shown.join(" "), args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
+    }
+}
+
 /// Runs `program`, which must exit with `code` (a demo of a violation
 /// exits with 1 on purpose).
 fn run_expecting(root: &Path, program: &str, args: &[&str], code: i32) -> Result<(), String> {
@@ -130,6 +147,17 @@ fn test(root: &Path) -> Result<(), String> {
     )?;
     run(root, "cargo", &["test", "--workspace", "--all-targets"])?;
     run(root, "cargo", &["test", "--workspace", "--doc"])?;
+    // The model checker over the request queue and the hybrid scheduler:
+    // the runtime built with `--cfg loom`, in its own target folder.
+    run_env(
+        root,
+        "cargo",
+        &["test", "--release", "-p", "dingo", "--test", "loom"],
+        &[
+            ("RUSTFLAGS", "--cfg loom"),
+            ("CARGO_TARGET_DIR", "target/loom"),
+        ],
+    )?;
     // The benchmark is also a test: it fails when a target is missed.
     run(
         root,
