@@ -49,6 +49,20 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Cost of delivering one message to a driver through its request
+    /// queue: uncontended, contended by 2 and 8 threads, and a concurrent
+    /// message in hybrid mode, next to a direct call and a `Mutex`.
+    Dispatch {
+        /// Messages per case.
+        #[arg(long, default_value_t = 2_000_000)]
+        messages: u64,
+        /// Timed repetitions (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time to load, parse and check the spec library and a generated large spec.
     Tingu {
         /// The spec library folder.
@@ -70,6 +84,11 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
+        BenchCommand::Dispatch {
+            messages,
+            runs,
+            json,
+        } => crate::bench_dispatch::run(messages, runs, json),
         BenchCommand::Tingu {
             specs,
             states,

@@ -7,6 +7,7 @@
 //! dingo spec replay SPEC... TRACE   replay a trace through the component's observer
 //! dingo bench tingu [--json]        time the checker on the library and a 10k-state spec
 //! dingo bench observer [--json]     cost per message of an observer, next to no observer
+//! dingo bench dispatch [--json]     cost of delivering a message to a driver, next to a Mutex
 //! ```
 
 /// `println!` that ignores a closed standard output (e.g. `dingo ... | head`)
@@ -27,6 +28,7 @@ macro_rules! out {
 }
 
 mod bench;
+mod bench_dispatch;
 mod bench_observer;
 mod spec;
 
