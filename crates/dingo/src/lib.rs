@@ -2,8 +2,12 @@
 //! message is handled atomically and without blocking.
 //!
 //! - [`dispatch`]: the per-driver request queue and the hybrid scheduler.
+//! - [`wire`]: messages in flat form, and the contract with generated
+//!   port interfaces ([`wire::Component`]).
 
 pub mod dispatch;
 mod sync;
+pub mod wire;
 
 pub use dispatch::{Dispatcher, Executor, Handler, Mode};
+pub use wire::{Component, SendError, Sender, Wire};
