@@ -6,8 +6,14 @@
 //!   port interfaces ([`wire::Component`]).
 
 pub mod dispatch;
+pub mod driver;
+pub mod runtime;
 mod sync;
+pub mod time;
 pub mod wire;
 
 pub use dispatch::{Dispatcher, Executor, Handler, Mode};
+pub use driver::{Driver, DriverBuilder, DriverHandle, Io, Observe, Peer};
+pub use runtime::Runtime;
+pub use time::{Time, Timers};
 pub use wire::{Component, SendError, Sender, Wire};
