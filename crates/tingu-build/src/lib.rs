@@ -94,9 +94,46 @@
 //! The generated file refers to the crates `tingu` and `tingu_observer` by
 //! absolute paths (`::tingu::ir::..`) and imports nothing into the module
 //! that includes it.
+//!
+//! # Port interfaces
+//!
+//! [`compile_with_ports`] (and [`generate_with_ports`]) write the same
+//! file followed by typed interfaces for the Dingo runtime, for a crate
+//! that also depends on `dingo`. They refer to it as
+//! `::dingo::wire::{Wire, Sender, SendError, Component}`:
+//!
+//! - module `types`: per enum type a Rust enum (`power_level_t` is
+//!   `PowerLevelT`, variants `D0`..), with `value`, `from_value` and `ALL`;
+//! - per protocol a module (`USBInterfaceClient` is
+//!   `usb_interface_client`) with `enum In` and `enum Out`: one variant per
+//!   message of that direction (`startComplete` is `StartComplete`), with
+//!   typed fields (integers as themselves, `bool`, enums from `types`,
+//!   opaque handles and subport keys as `i64`), and `message()` (the
+//!   index in the model's `messages`), `args()`, `from_parts()` (which
+//!   refuses another index, arity, out-of-range values and unknown enum
+//!   values) and `is_concurrent()`;
+//! - per component a module (`asix`) with `enum Event`, every message the
+//!   component receives: a variant per declared port holding the
+//!   protocol's `In` (`Out` on a `mirror` port), and a variant per kind of
+//!   subport (`UsbPipeOpen { keys, event }`; a subport of a mirrored port
+//!   is mirrored too); `struct Ports`, one send handle per port with a
+//!   method per message the component sends (`ports.lc.start_complete()`)
+//!   and one per spawning message that gives the subport's handle for a
+//!   key (`ports.usb.pipe_open_sub(7).transfer(urb)`); and a unit struct
+//!   (`Asix`) implementing `dingo::wire::Component`.
+//!
+//! Names are converted to Rust's cases, then made unique in their scope:
+//! the later of two names that convert alike gets a number (`foo_bar_2`,
+//! `FooBar2`), a Rust keyword gets a `_` (`type_`), and a name that would
+//! shadow the prelude or `Self` gets a number (`Option2`). A handle's own
+//! `send` and `keys` win over messages of those names. The ports fail for
+//! specs whose messages do not fit a wire: more than 8 parameters
+//! (`dingo::wire::MAX_ARGS`), or subports more than 3 levels deep
+//! (`MAX_DEPTH`); the generated code asserts that `dingo::wire` agrees.
 
 mod expr;
 mod generate;
+mod ports;
 
 use std::path::{Component, Path, PathBuf};
 use tingu::ir;
@@ -129,6 +166,38 @@ pub fn generate(model: &ir::Model, sources: &[(String, String)]) -> String {
 ///   sources, which are then what `model()` checks.
 /// - The file is written only when its content changes.
 pub fn compile(spec_paths: &[impl AsRef<Path>], out_file: &Path) -> Result<(), String> {
+    compile_to(spec_paths, out_file, false)
+}
+
+/// Rust source defining compiled observers for `model`, as [`generate`]
+/// writes them, followed by typed port interfaces (see the crate
+/// documentation).
+///
+/// The interfaces refer to the `dingo` crate, which the crate that includes
+/// the code must depend on. It fails (naming each) when a message has more
+/// parameters than a `dingo::wire::Wire` carries (8), or a subport kind is
+/// deeper than a wire's path (3 levels).
+pub fn generate_with_ports(
+    model: &ir::Model,
+    sources: &[(String, String)],
+) -> Result<String, String> {
+    let ports = ports::generate(model, sources)?;
+    Ok(generate(model, sources) + &ports)
+}
+
+/// [`compile`], but writes [`generate_with_ports`]: the compiled observers
+/// and the typed port interfaces, in one file for `include!`. For build
+/// scripts of crates that depend on `dingo`; errors as [`compile`]'s, plus
+/// those of [`generate_with_ports`].
+pub fn compile_with_ports(spec_paths: &[impl AsRef<Path>], out_file: &Path) -> Result<(), String> {
+    compile_to(spec_paths, out_file, true)
+}
+
+fn compile_to(
+    spec_paths: &[impl AsRef<Path>],
+    out_file: &Path,
+    with_ports: bool,
+) -> Result<(), String> {
     let paths: Vec<PathBuf> = spec_paths
         .iter()
         .map(|p| p.as_ref().to_path_buf())
@@ -189,7 +258,11 @@ pub fn compile(spec_paths: &[impl AsRef<Path>], out_file: &Path) -> Result<(), S
             again.render(&embedded.sources, false)
         ));
     };
-    let code = generate(&model, &sources);
+    let code = if with_ports {
+        generate_with_ports(&model, &sources)?
+    } else {
+        generate(&model, &sources)
+    };
     if std::fs::read_to_string(out_file).ok().as_deref() != Some(code.as_str()) {
         std::fs::write(out_file, code)
             .map_err(|e| format!("cannot write `{}`: {e}", out_file.display()))?;
