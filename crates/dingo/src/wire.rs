@@ -148,8 +148,13 @@ pub trait Component: Send + Sync + 'static {
     /// message or subport level).
     fn event(w: &Wire) -> Option<Self::Event>;
 
+    /// The wire of an event: what the environment sends to deliver it
+    /// (the inverse of [`Component::event`]).
+    fn wire(event: &Self::Event) -> Wire;
+
     /// Whether an incoming message is declared `concurrent` (hybrid mode
-    /// may run it in parallel with other concurrent messages).
+    /// may run it in parallel with other concurrent messages). Checks the
+    /// port, path and message, not the argument values.
     fn is_concurrent(w: &Wire) -> bool;
 
     /// The send handles, sending through `sender`.

@@ -1371,6 +1371,10 @@ impl<'a> ComponentGen<'a> {
         }
         out.close("}");
         out.line("");
+        out.open("fn wire(event: &Event) -> ::dingo::wire::Wire {");
+        out.line("event.wire()");
+        out.close("}");
+        out.line("");
         out.open("fn ports(sender: ::dingo::wire::Sender) -> Ports {");
         out.line("Ports::new(sender)");
         out.close("}");

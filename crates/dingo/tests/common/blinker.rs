@@ -114,6 +114,14 @@ impl Component for Blinker {
         }
     }
 
+    fn wire(e: &Event) -> Wire {
+        match *e {
+            Event::Start => start(),
+            Event::Stop => stop(),
+            Event::Poke(n) => poke(i64::from(n)),
+        }
+    }
+
     fn is_concurrent(w: &Wire) -> bool {
         w.port == 1 && w.message == POKE
     }
