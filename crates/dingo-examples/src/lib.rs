@@ -8,6 +8,8 @@
 //! The driver code has no lock, no `RefCell` and no atomic: the runtime
 //! delivers its messages one at a time.
 
+pub mod figure8;
+
 /// Generated from `specs/heartbeat.tingu` (and the library files it
 /// imports): message enums, the `heartbeat` component's `Event` and
 /// `Ports`, compiled observers.
