@@ -305,3 +305,62 @@ fn a_driver_runs_on_real_threads_and_time() {
     let ons = log.iter().filter(|l| l.2 == blinker::ON).count();
     assert!(ons >= 2, "the LED blinked: {log:?}");
 }
+
+/// Waits for `start`, runs a blocking host call on a worker (deferred),
+/// and answers `started` only when it has returned.
+struct Slow {
+    log: Arc<Mutex<Vec<&'static str>>>,
+}
+
+impl Driver for Slow {
+    type Component = Blinker;
+    type Shared = ();
+
+    async fn run(self, mut io: Io<Blinker>, _: Arc<()>) {
+        io.recv(|e| *e == Event::Start).await;
+        let log = self.log.clone();
+        let answer = io
+            .defer(move || {
+                // A host call that may block (here, briefly).
+                std::thread::sleep(Duration::from_millis(1));
+                log.lock().unwrap().push("blocking call done");
+                42
+            })
+            .await;
+        assert_eq!(answer, 42);
+        self.log.lock().unwrap().push("resumed in the driver");
+        let _ = io.ports.lc.started();
+        std::future::pending::<()>().await;
+    }
+}
+
+#[test]
+fn a_deferred_host_call_runs_off_the_driver_and_resumes_it() {
+    for rt in [Runtime::deterministic(11), Runtime::new()] {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sent: Log = Arc::default();
+        let d = rt
+            .driver(Slow { log: log.clone() }, ())
+            .connect("lc", logger(&rt, &sent))
+            .unwrap()
+            .observe(observe(Policy::Stop))
+            .start()
+            .unwrap();
+        d.deliver(blinker::start());
+        // Deterministic: the deferred job waits for run_until_idle; real:
+        // a worker runs it.
+        assert!(sent.lock().unwrap().is_empty() || !rt.is_deterministic());
+        let start = std::time::Instant::now();
+        while sent.lock().unwrap().is_empty() {
+            rt.run_until_idle();
+            assert!(start.elapsed() < Duration::from_secs(10), "never resumed");
+            std::thread::yield_now();
+        }
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["blocking call done", "resumed in the driver"]
+        );
+        assert_eq!(sent.lock().unwrap()[0].2, blinker::STARTED);
+        assert!(d.violations().is_empty());
+    }
+}

@@ -192,6 +192,24 @@ fn test(root: &Path) -> Result<(), String> {
             "3",
         ],
     )?;
+    // Message delivery through a driver's request queue, next to a direct
+    // and a Mutex-guarded call (reported, see README.md).
+    run(
+        root,
+        "cargo",
+        &[
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "dingo-cli",
+            "--",
+            "bench",
+            "dispatch",
+            "--runs",
+            "3",
+        ],
+    )?;
     eprintln!("xtask: all tests passed");
     Ok(())
 }
@@ -207,6 +225,21 @@ fn demo(root: &Path) -> Result<(), String> {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         run(root, "cargo", &refs)
     };
+    // A driver under its observer: the heartbeat example kicks a watchdog
+    // for a second, paced by the runtime's timer service.
+    run(
+        root,
+        "cargo",
+        &[
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "dingo-examples",
+            "--example",
+            "heartbeat",
+        ],
+    )?;
     call(&["spec", "check", "specs"])?;
     call(&["spec", "show", "specs", "--component", "asix"])?;
     // The observer: a legal session of the AX88772 driver's ports, then one
