@@ -12,8 +12,9 @@
 //!
 //!  serial units = control messages (and, while one is pending, data
 //!                 messages) accepted and not finished, the running one
-//!                 included; each was pushed on the queue before its unit
-//!                 was added, except the one a caller runs straight away.
+//!                 included; each is pushed on the queue and counted under
+//!                 the queue's lock, except the one a caller runs straight
+//!                 away, so an idle word means an empty queue.
 //!
 //!  control(m):  0 ──CAS──▶ 1       run m now (no queue), then drain
 //!               else       push m; units += 1; if the word was 0: drain
@@ -265,10 +266,18 @@ impl<H: Handler> Dispatcher<H> {
         }
     }
 
-    /// Queues `item` and adds its unit; drains if the driver was idle.
+    /// Queues `item` and adds its unit, both under the queue's lock; drains
+    /// if the driver was idle. Counting under the lock keeps every queued
+    /// message counted, so a drainer never pops a message whose unit is
+    /// still to come: were it possible, the driver could go idle with a
+    /// message queued, and its sender's next message overtake it on the
+    /// fast path (loom found this; `tests/loom.rs`).
     fn enqueue(&self, item: Item<H>) {
-        sync::lock(&self.inner.queue).push_back(item);
-        let before = self.inner.word.fetch_add(UNIT, Ordering::AcqRel);
+        let before = {
+            let mut queue = sync::lock(&self.inner.queue);
+            queue.push_back(item);
+            self.inner.word.fetch_add(UNIT, Ordering::AcqRel)
+        };
         if before == 0 {
             self.drain(Some(self), 0);
         }

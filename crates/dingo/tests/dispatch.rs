@@ -86,6 +86,7 @@ fn stress(mode: Mode, threads: usize, per_thread: u64, control_every: u64, pool:
         assert!(start.elapsed().as_secs() < 60, "the driver never went idle");
         thread::yield_now();
     }
+    assert_eq!(d.panics(), 0, "a handler panicked: {:?}", d.first_panic());
     let seen: Vec<Msg> = d.with_serial(|p| std::mem::take(&mut p.seen)).unwrap();
     let controls: Vec<u64> = counts.iter().map(|c| c.0).collect();
     check_control_order(&seen, &controls).unwrap();

@@ -127,3 +127,14 @@ fn serialised_data_and_control() {
 fn handing_off_after_every_message() {
     scenario(Mode::Hybrid, &[&[C, D], &[C, C]], true);
 }
+
+/// A message pushed but not yet counted must not let a later message of
+/// another sender run ahead of that sender's own earlier one (found by the
+/// stress test: a drainer could pop the uncounted message with the other
+/// sender's unit, leave the driver idle with that sender's message still
+/// queued, and the sender's next message then took the fast path).
+#[test]
+fn a_sender_never_overtakes_its_own_queued_message() {
+    scenario(Mode::Serialised, &[&[C], &[C], &[C, C]], false);
+    scenario(Mode::Hybrid, &[&[C], &[D], &[C, C]], false);
+}
