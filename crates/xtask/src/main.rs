@@ -10,7 +10,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// Debian packages the test suite uses, with a command that shows each is there.
-const PACKAGES: &[(&str, &str)] = &[("graphviz", "dot")];
+/// Debian packages the tests need, and how to tell one is there: a command
+/// on the `PATH`, or (starting with `/`) a file.
+const PACKAGES: &[(&str, &str)] = &[
+    ("graphviz", "dot"),
+    // rpcgen and libtirpc: the XDR tests compare bytes with rpcgen's C code.
+    ("rpcsvc-proto", "rpcgen"),
+    ("libtirpc-dev", "/usr/include/tirpc/rpc/xdr.h"),
+    ("gcc", "cc"),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -42,6 +50,9 @@ fn project_root() -> PathBuf {
 }
 
 fn have(command: &str) -> bool {
+    if command.starts_with('/') {
+        return Path::new(command).exists();
+    }
     Command::new("sh")
         .args(["-c", &format!("command -v {command} >/dev/null 2>&1")])
         .status()
