@@ -642,32 +642,49 @@ impl<C: Clock> Observer<C> {
         index
     }
 
+    /// Ends instance `i` (it reached a final state). A declared port stays
+    /// addressable (its handle is fixed); so does a subport whose own
+    /// subports live on, until the last of them is freed (their addresses
+    /// go through it). Any other subport is freed.
     fn terminate(&mut self, i: u32) {
         let is_port = self.instances[i as usize].parent == NONE
             && (i as usize) < self.model.components[self.component].port_count;
         let inst = &mut self.instances[i as usize];
         inst.next_time = u64::MAX;
-        if is_port {
+        if is_port || !inst.children.is_empty() {
             inst.terminated = true;
             let kind = inst.kind as usize;
             self.by_kind[kind].retain(|&x| x != i);
             return;
         }
-        inst.live = false;
-        inst.generation = inst.generation.wrapping_add(1);
-        let parent = inst.parent;
-        let kind = inst.kind as usize;
-        let children = std::mem::take(&mut inst.children);
-        for &c in &children {
-            self.instances[c as usize].parent = NONE;
+        self.free_instance(i);
+    }
+
+    /// Frees subport `i`, then its parent if that is a terminated subport
+    /// kept only for its children and `i` was the last of them.
+    fn free_instance(&mut self, mut i: u32) {
+        let ports = self.model.components[self.component].port_count;
+        loop {
+            let inst = &mut self.instances[i as usize];
+            inst.live = false;
+            inst.generation = inst.generation.wrapping_add(1);
+            inst.children.clear();
+            let parent = inst.parent;
+            let kind = inst.kind as usize;
+            self.by_kind[kind].retain(|&x| x != i);
+            self.free.push(i);
+            if parent == NONE {
+                return;
+            }
+            let p = &mut self.instances[parent as usize];
+            p.children.retain(|&x| x != i);
+            let p_is_port = p.parent == NONE && (parent as usize) < ports;
+            if p.live && p.terminated && !p_is_port && p.children.is_empty() {
+                i = parent;
+                continue;
+            }
+            return;
         }
-        self.instances[i as usize].children = children;
-        self.instances[i as usize].children.clear();
-        if parent != NONE {
-            self.instances[parent as usize].children.retain(|&x| x != i);
-        }
-        self.by_kind[kind].retain(|&x| x != i);
-        self.free.push(i);
     }
 
     // ---- timers -----------------------------------------------------------------

@@ -419,3 +419,53 @@ fn reset_starts_over_without_stale_state() {
         }
     }
 }
+
+/// A subport that ends while its own subports live on stays addressable
+/// until the last of them ends, then is freed with it (found by the port
+/// generator's tests: the children used to become unreachable).
+#[test]
+fn a_finished_subport_keeps_its_living_children_addressable() {
+    let (lib, _) = tingu::Library::from_source(
+        "nest.tingu",
+        "protocol Leaf { messages: in ping(); in bye();
+           states: initial state s { ?ping; ?bye -> e; } final state e; }
+         protocol Mid { messages: out spawn(Leaf l); in done();
+           states: initial state s { !spawn; ?done -> e; } final state e; }
+         protocol Top { messages: out open(Mid m); in quit();
+           states: initial state s { !open; ?quit -> e; } final state e; }
+         component c { ports: Top top; }",
+    );
+    let checked = tingu::check(&lib);
+    let model = Arc::new(checked.model.expect("the spec checks"));
+    let trace = tingu_observer::trace::parse(
+        "component c
+         0ms  top  !open(1)
+         1ms  top/open:1  !spawn(7)
+         2ms  top/open:1  ?done
+         3ms  top/open:1/spawn:7  ?ping
+         4ms  top/open:1/spawn:7  ?bye
+         5ms  top/open:1/spawn:7  ?ping
+         6ms  top  ?quit
+        ",
+    )
+    .expect("the trace parses");
+    let r = tingu_observer::replay(model, "c", &trace, &InterpretedBackend, Config::default())
+        .expect("the trace fits the specs");
+    let lines: Vec<(usize, &str)> = r
+        .violations
+        .iter()
+        .map(|(line, v)| (*line, v.port.as_str()))
+        .collect();
+    // Only the `ping` after the leaf ended is illegal: by then the leaf and
+    // its finished parent are both gone.
+    assert_eq!(r.violations.len(), 1, "{:#?}", r.violations);
+    assert!(
+        matches!(
+            r.violations[0].1.kind,
+            tingu_observer::ViolationKind::UnknownSubport { .. }
+        ),
+        "{lines:?}"
+    );
+    assert_eq!(r.violations[0].0, 7, "{lines:?}");
+    assert!(r.observer.component_terminated());
+}
