@@ -1,0 +1,249 @@
+//! One domain's end of an XPC channel: procedure calls in both directions,
+//! nested to any depth, with deadlines, against a peer it does not trust.
+//!
+//! ```text
+//!   nucleus                                decaf driver
+//!   call(OPEN) ──── Call{1} ─────────────▶ serve: handler(OPEN)
+//!      │ (waiting, serves what comes)        │ nested: call(READ_REG)
+//!   handler(READ_REG) ◀─── Call{1} ──────────┘
+//!      └──────────────── Reply{1} ─────────▶ (returns to the handler)
+//!   (returns) ◀──────── Reply{1} ────────── handler(OPEN) returns
+//! ```
+//!
+//! A caller waiting for its reply serves the peer's calls meanwhile, so
+//! upcalls during a downcall (and the reverse) work as procedure calls do.
+//! Replies must come innermost first. A reply to no outstanding call, a
+//! malformed frame, or a closed channel is an error on the pending calls;
+//! the endpoint itself stays usable. Handlers run on the endpoint's thread.
+
+use crate::frame::{Fault, Frame, FrameError};
+use crate::transport::{Transport, TransportError};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Why a call did not return a result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum XpcError {
+    /// The deadline passed before the reply came.
+    Timeout,
+    /// The peer is gone (its end of the channel closed: it exited or
+    /// crashed).
+    PeerGone,
+    /// The peer broke the protocol (malformed frame, a reply to no
+    /// outstanding call); what it sent is described.
+    Protocol(String),
+    /// The call reached the peer and failed there.
+    Fault(Fault),
+}
+
+impl fmt::Display for XpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            XpcError::Timeout => f.write_str("the call timed out"),
+            XpcError::PeerGone => f.write_str("the peer is gone"),
+            XpcError::Protocol(why) => write!(f, "the peer broke the protocol: {why}"),
+            XpcError::Fault(fault) => write!(f, "{fault}"),
+        }
+    }
+}
+
+impl std::error::Error for XpcError {}
+
+impl From<FrameError> for XpcError {
+    fn from(e: FrameError) -> Self {
+        XpcError::Protocol(e.to_string())
+    }
+}
+
+impl From<TransportError> for XpcError {
+    fn from(e: TransportError) -> Self {
+        match e {
+            TransportError::Timeout => XpcError::Timeout,
+            TransportError::Closed => XpcError::PeerGone,
+        }
+    }
+}
+
+/// A procedure's implementation: gets the endpoint (to call the peer back,
+/// which may call this procedure again: recursion across domains is
+/// allowed) and the marshaled arguments; returns the marshaled results.
+pub type Handler<T> =
+    std::sync::Arc<dyn Fn(&mut Endpoint<T>, &[u8]) -> Result<Vec<u8>, Fault> + Send + Sync>;
+
+/// Counters of an endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Calls made.
+    pub calls: u64,
+    /// Calls served.
+    pub served: u64,
+    /// Frames refused as malformed or out of protocol.
+    pub refused: u64,
+    /// Late replies (to calls that had timed out) dropped.
+    pub late: u64,
+}
+
+/// One end of an XPC channel.
+pub struct Endpoint<T: Transport> {
+    transport: T,
+    handlers: HashMap<u32, Handler<T>>,
+    next_id: u64,
+    /// Our calls waiting for replies, innermost last.
+    stack: Vec<u64>,
+    /// Calls that timed out: their replies may still come, and are dropped.
+    abandoned: HashSet<u64>,
+    stats: Stats,
+}
+
+/// Microseconds since the Unix epoch: both domains run on one machine.
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+impl<T: Transport> Endpoint<T> {
+    /// An endpoint over `transport`, with no procedures yet.
+    pub fn new(transport: T) -> Endpoint<T> {
+        Endpoint {
+            transport,
+            handlers: HashMap::new(),
+            next_id: 1,
+            stack: Vec::new(),
+            abandoned: HashSet::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Implements `procedure` with `handler` (replacing any earlier one).
+    pub fn register(
+        &mut self,
+        procedure: u32,
+        handler: impl Fn(&mut Endpoint<T>, &[u8]) -> Result<Vec<u8>, Fault> + Send + Sync + 'static,
+    ) {
+        self.handlers
+            .insert(procedure, std::sync::Arc::new(handler));
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// How deeply calls are nested right now (0: none waiting).
+    pub fn depth(&self) -> usize {
+        self.stack.len()
+    }
+
+    /// Calls `procedure` on the peer with marshaled `args`, waiting at most
+    /// `timeout`; serves the peer's calls while it waits.
+    pub fn call(
+        &mut self,
+        procedure: u32,
+        args: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, XpcError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.stats.calls += 1;
+        let deadline_us = now_us().saturating_add(timeout.as_micros() as u64);
+        let deadline = std::time::Instant::now() + timeout;
+        let frame = Frame::Call {
+            id,
+            procedure,
+            deadline_us,
+            payload: args,
+        };
+        self.transport.send(frame.encode())?;
+        self.stack.push(id);
+        let result = self.wait_reply(id, deadline);
+        self.stack.pop();
+        if result == Err(XpcError::Timeout) {
+            self.abandoned.insert(id);
+        }
+        result
+    }
+
+    fn wait_reply(&mut self, id: u64, deadline: std::time::Instant) -> Result<Vec<u8>, XpcError> {
+        loop {
+            let bytes = self.transport.recv(Some(deadline))?;
+            let frame = match Frame::decode(&bytes) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.stats.refused += 1;
+                    return Err(e.into());
+                }
+            };
+            match frame {
+                Frame::Reply { id: r, result } if r == id => {
+                    return result.map_err(XpcError::Fault);
+                }
+                Frame::Reply { id: r, .. } if self.abandoned.remove(&r) => {
+                    self.stats.late += 1;
+                }
+                Frame::Reply { id: r, .. } => {
+                    self.stats.refused += 1;
+                    let why = if self.stack.contains(&r) {
+                        format!("reply to call {r} before the inner call {id}")
+                    } else {
+                        format!("reply to call {r}, which is not outstanding")
+                    };
+                    return Err(XpcError::Protocol(why));
+                }
+                call @ Frame::Call { .. } => self.dispatch(call)?,
+            }
+        }
+    }
+
+    /// Waits (until `deadline`, or for ever) for one call from the peer and
+    /// serves it.
+    pub fn serve(&mut self, deadline: Option<std::time::Instant>) -> Result<(), XpcError> {
+        loop {
+            let bytes = self.transport.recv(deadline)?;
+            let frame = match Frame::decode(&bytes) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.stats.refused += 1;
+                    return Err(e.into());
+                }
+            };
+            match frame {
+                Frame::Reply { id, .. } if self.abandoned.remove(&id) => {
+                    self.stats.late += 1;
+                }
+                Frame::Reply { id, .. } => {
+                    self.stats.refused += 1;
+                    return Err(XpcError::Protocol(format!(
+                        "reply to call {id}, which is not outstanding"
+                    )));
+                }
+                call @ Frame::Call { .. } => return self.dispatch(call),
+            }
+        }
+    }
+
+    /// Serves one call and sends its reply.
+    fn dispatch(&mut self, call: Frame) -> Result<(), XpcError> {
+        let Frame::Call {
+            id,
+            procedure,
+            deadline_us,
+            payload,
+        } = call
+        else {
+            return Ok(());
+        };
+        self.stats.served += 1;
+        let result = if deadline_us != 0 && now_us() > deadline_us {
+            Err(Fault::TooLate)
+        } else {
+            match self.handlers.get(&procedure).cloned() {
+                None => Err(Fault::NoSuchProcedure(procedure)),
+                Some(handler) => handler(self, &payload),
+            }
+        };
+        self.transport.send(Frame::Reply { id, result }.encode())?;
+        Ok(())
+    }
+}

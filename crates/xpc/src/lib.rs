@@ -1,0 +1,20 @@
+//! Extension procedure calls (XPC), the layer that joins a Decaf driver's
+//! privileged *nucleus* and its *decaf* process: procedure-call semantics
+//! across the boundary, in both directions and nested, with deadlines; an
+//! object tracker so that an object crossing twice stays one object; and a
+//! receiving side that trusts nothing.
+//!
+//! - [`frame`]: the frames and their validation;
+//! - [`transport`]: how frames travel ([`transport::in_process`]);
+//! - [`endpoint`]: calls, nested calls, deadlines, serving;
+//! - [`tracker`]: the object tracker.
+
+pub mod endpoint;
+pub mod frame;
+pub mod tracker;
+pub mod transport;
+
+pub use endpoint::{Endpoint, Stats, XpcError};
+pub use frame::{Fault, Frame, FrameError};
+pub use tracker::{ObjectTracker, Remote};
+pub use transport::{InProcess, Transport, TransportError, in_process};
