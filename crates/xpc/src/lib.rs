@@ -6,11 +6,13 @@
 //!
 //! - [`frame`]: the frames and their validation;
 //! - [`transport`]: how frames travel ([`transport::in_process`]);
+//! - [`shm`]: the cross-process transport (memfd rings, spin then futex);
 //! - [`endpoint`]: calls, nested calls, deadlines, serving;
 //! - [`tracker`]: the object tracker.
 
 pub mod endpoint;
 pub mod frame;
+pub mod shm;
 pub mod tracker;
 pub mod transport;
 
