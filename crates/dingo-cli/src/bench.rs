@@ -63,6 +63,20 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Cost of an extension procedure call (null, 16 bytes, 4 KiB, nested
+    /// upcall; in process and across processes, spinning and sleeping),
+    /// next to a function call and raw spin and futex round trips.
+    Xpc {
+        /// Calls per case.
+        #[arg(long, default_value_t = 100_000)]
+        calls: u32,
+        /// Timed repetitions (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time to load, parse and check the spec library and a generated large spec.
     Tingu {
         /// The spec library folder.
@@ -84,6 +98,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
+        BenchCommand::Xpc { calls, runs, json } => crate::bench_xpc::run(calls, runs, json),
         BenchCommand::Dispatch {
             messages,
             runs,

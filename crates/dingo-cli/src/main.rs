@@ -8,6 +8,7 @@
 //! dingo bench tingu [--json]        time the checker on the library and a 10k-state spec
 //! dingo bench observer [--json]     cost per message of an observer, next to no observer
 //! dingo bench dispatch [--json]     cost of delivering a message to a driver, next to a Mutex
+//! dingo bench xpc [--json]          cost of an XPC call, next to raw spin and futex round trips
 //! ```
 
 /// `println!` that ignores a closed standard output (e.g. `dingo ... | head`)
@@ -30,6 +31,7 @@ macro_rules! out {
 mod bench;
 mod bench_dispatch;
 mod bench_observer;
+mod bench_xpc;
 mod spec;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +53,12 @@ enum Command {
     /// Run a benchmark (each compares against a baseline measured in the same run).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The decaf side of `dingo bench xpc` (internal).
+    #[command(hide = true)]
+    XpcPeer {
+        /// The shared region's descriptor and the mode (see `xpc::peer`).
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -58,6 +66,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Spec(cmd) => spec::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::XpcPeer { args } => {
+            return ExitCode::from(u8::try_from(xpc::peer::run(&args)).unwrap_or(2));
+        }
     };
     match result {
         Ok(code) => code,

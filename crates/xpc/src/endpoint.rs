@@ -126,6 +126,16 @@ impl<T: Transport> Endpoint<T> {
             .insert(procedure, std::sync::Arc::new(handler));
     }
 
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// The transport, to tune it.
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
     /// The counters.
     pub fn stats(&self) -> Stats {
         self.stats

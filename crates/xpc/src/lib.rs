@@ -8,10 +8,12 @@
 //! - [`transport`]: how frames travel ([`transport::in_process`]);
 //! - [`shm`]: the cross-process transport (memfd rings, spin then futex);
 //! - [`endpoint`]: calls, nested calls, deadlines, serving;
-//! - [`tracker`]: the object tracker.
+//! - [`tracker`]: the object tracker;
+//! - [`peer`]: a decaf process for tests and benchmarks.
 
 pub mod endpoint;
 pub mod frame;
+pub mod peer;
 pub mod shm;
 pub mod tracker;
 pub mod transport;

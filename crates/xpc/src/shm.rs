@@ -6,13 +6,20 @@
 //!   ┌──────────────────────────────┬──────────────────────────────┐
 //!   │ ring 0: nucleus ──▶ decaf    │ ring 1: decaf ──▶ nucleus    │
 //!   └──────────────────────────────┴──────────────────────────────┘
-//!   a ring: ┌ head ┬ tail ┬ data_seq ┬ data_waiters ┬ room_seq ┬ room_waiters ┬ ... ┬ bytes[CAPACITY] ┐
-//!           frames as (length: u32, bytes), wrapping around the end
+//!   a ring: six counters, one per cache line, then bytes[CAPACITY]:
+//!     head          the reader's position (read by the writer only when full)
+//!     data_waiters  the reader sleeps       data_seq  its futex word
+//!     room_waiters  the writer sleeps       room_seq  its futex word
+//!     (spare)
+//!   the bytes: frames as [marker: u32][bytes, padded to 4], wrapping; a
+//!   marker is 0 until its frame is complete, then the frame's length + 1
 //!
-//!   send: wait for room; copy length and bytes at tail; publish tail;
-//!         data_seq += 1; wake the receiver if it sleeps
-//!   recv: spin on tail; else data_waiters = 1, sleep on data_seq (waking
-//!         every few milliseconds to check the peer is alive)
+//!   send: wait for room (frame + 4); write 0 at the next marker; copy the
+//!         bytes; publish the marker (Release); wake the reader only if it
+//!         sleeps
+//!   recv: spin on the marker at head (one cache line carries both the
+//!         signal and a small frame); else data_waiters = 1 and sleep on
+//!         data_seq, waking every few milliseconds to check the peer lives
 //! ```
 //!
 //! Each ring has one writer and one reader. Everything read from shared
@@ -31,13 +38,17 @@ use std::time::{Duration, Instant};
 
 /// Bytes of frame data per ring.
 pub const CAPACITY: usize = 1 << 20;
-/// The header of a ring: six counters, padded to a cache line.
-const HEADER: usize = 64;
+/// The header of a ring: six counters, each on its own cache line, so the
+/// writer's and the reader's words never share one.
+const HEADER: usize = 6 * LINE;
+/// A cache line.
+const LINE: usize = 64;
 const RING: usize = HEADER + CAPACITY;
 /// The size of the shared file: two rings.
 pub const REGION: usize = 2 * RING;
-/// Spins on an empty ring before sleeping.
-const SPINS: u32 = 2_000;
+/// Spins on an empty ring before sleeping (the default; see
+/// [`Shm::set_spins`]).
+pub const SPINS: u32 = 2_000;
 /// How long a sleeper waits before checking that its peer is alive.
 const NAP: Duration = Duration::from_millis(5);
 
@@ -96,31 +107,40 @@ impl Ring {
     fn counter(&self, index: usize) -> &AtomicU32 {
         debug_assert!(index < 6);
         // SAFETY: the header lies inside the mapping (the ring starts at a
-        // 64-aligned offset of a page-aligned mapping of `REGION` bytes),
+        // line-aligned offset of a page-aligned mapping of `REGION` bytes),
         // `AtomicU32` has the size and alignment of `u32`, and the memory is
         // only ever accessed atomically by both processes.
         #[allow(unsafe_code)]
         unsafe {
-            &*(self.base.add(index * 4) as *const AtomicU32)
+            &*(self.base.add(index * LINE) as *const AtomicU32)
         }
     }
     fn head(&self) -> &AtomicU32 {
         self.counter(0)
     }
-    fn tail(&self) -> &AtomicU32 {
+    fn data_waiters(&self) -> &AtomicU32 {
         self.counter(1)
     }
     fn data_seq(&self) -> &AtomicU32 {
         self.counter(2)
     }
-    fn data_waiters(&self) -> &AtomicU32 {
+    fn room_waiters(&self) -> &AtomicU32 {
         self.counter(3)
     }
     fn room_seq(&self) -> &AtomicU32 {
         self.counter(4)
     }
-    fn room_waiters(&self) -> &AtomicU32 {
-        self.counter(5)
+
+    /// The marker word at ring position `at` (a multiple of 4).
+    fn marker(&self, at: u32) -> &AtomicU32 {
+        let offset = (at as usize % CAPACITY) & !3;
+        // SAFETY: `offset + 4 <= CAPACITY` (CAPACITY is a multiple of 4 and
+        // offset is 4-aligned and below it), so the word lies in the data
+        // area; it is 4-aligned; both processes access markers atomically.
+        #[allow(unsafe_code)]
+        unsafe {
+            &*(self.base.add(HEADER + offset) as *const AtomicU32)
+        }
     }
 
     /// Copies `src` into the data area at ring position `at`, wrapping.
@@ -174,6 +194,14 @@ pub struct Shm {
     rx: Ring,
     alive: Box<dyn Fn() -> bool + Send>,
     broken: bool,
+    spins: u32,
+    wakes: u64,
+    /// The writer's position in `tx` (only this side writes there).
+    tail: u32,
+    /// The reader's position in `rx`, kept here and published in its head.
+    head: u32,
+    /// The last `tx` head read: the room known without reading it again.
+    seen_head: u32,
 }
 
 impl Shm {
@@ -214,36 +242,117 @@ impl Shm {
             rx,
             alive: Box::new(peer_alive),
             broken: false,
+            spins: SPINS,
+            wakes: 0,
+            tail: 0,
+            head: 0,
+            seen_head: 0,
         })
     }
 
-    fn wait_room(&self, need: u32, deadline: Option<Instant>) -> Result<(), TransportError> {
+    /// How many futex wake-ups this end has sent for data (at most one per
+    /// message, and only when the peer sleeps).
+    pub fn wakes(&self) -> u64 {
+        self.wakes
+    }
+
+    /// How many times a waiter polls before it sleeps on the futex (0:
+    /// sleep at once).
+    pub fn set_spins(&mut self, spins: u32) {
+        self.spins = spins;
+    }
+
+    /// Raw round trips, the baseline of `dingo bench xpc`: this side (the
+    /// nucleus) writes pings numbered `pings` into a shared counter and
+    /// waits for each pong from [`Shm::raw_responder`], spinning or
+    /// sleeping on a futex. Numbering starts at 1 and continues across
+    /// calls (warm up with `1..=k`, then time `k + 1..=n`). Returns the time
+    /// per round trip; `None` if the peer died.
+    pub fn raw_round_trips(
+        &self,
+        pings: std::ops::RangeInclusive<u32>,
+        sleep: bool,
+    ) -> Option<Duration> {
+        let (ping, pong) = (self.tx.data_seq(), self.rx.data_seq());
+        let n = pings.clone().count() as u32;
+        let start = Instant::now();
+        for i in pings {
+            ping.store(i, Ordering::SeqCst);
+            if sleep {
+                let _ = futex::wake(ping, futex::Flags::empty(), 1);
+            }
+            if !self.wait_value(pong, i, sleep) {
+                return None;
+            }
+        }
+        Some(start.elapsed() / n.max(1))
+    }
+
+    /// The other end of [`Shm::raw_round_trips`] (the decaf side).
+    pub fn raw_responder(&self, n: u32, sleep: bool) -> bool {
+        let (ping, pong) = (self.rx.data_seq(), self.tx.data_seq());
+        for i in 1..=n {
+            if !self.wait_value(ping, i, sleep) {
+                return false;
+            }
+            pong.store(i, Ordering::SeqCst);
+            if sleep {
+                let _ = futex::wake(pong, futex::Flags::empty(), 1);
+            }
+        }
+        true
+    }
+
+    /// Waits until `word` reads `value`, spinning or sleeping; false if the
+    /// peer died meanwhile.
+    fn wait_value(&self, word: &AtomicU32, value: u32, sleep: bool) -> bool {
+        let mut polls = 0u32;
+        loop {
+            let now = word.load(Ordering::SeqCst);
+            if now == value {
+                return true;
+            }
+            polls = polls.wrapping_add(1);
+            if sleep {
+                sleep_on(word, now, NAP);
+            } else {
+                std::hint::spin_loop();
+            }
+            if (sleep || polls.is_multiple_of(1_000_000)) && !(self.alive)() {
+                // It may have answered just before it exited.
+                return word.load(Ordering::SeqCst) == value;
+            }
+        }
+    }
+
+    /// Waits until `need` bytes are free after `tail` in `tx`.
+    fn wait_room(&mut self, need: usize) -> Result<(), TransportError> {
         let mut spins = 0;
         loop {
-            let tail = self.tx.tail().load(Ordering::Relaxed);
-            let head = self.tx.head().load(Ordering::Acquire);
-            let used = tail.wrapping_sub(head);
-            if used as usize <= CAPACITY && CAPACITY - used as usize >= need as usize {
+            let used = self.tail.wrapping_sub(self.seen_head) as usize;
+            if used <= CAPACITY && CAPACITY - used >= need {
                 return Ok(());
             }
-            if used as usize > CAPACITY {
-                // The peer wrote a head past our tail: it is broken.
+            self.seen_head = self.tx.head().load(Ordering::Acquire);
+            let used = self.tail.wrapping_sub(self.seen_head) as usize;
+            if used > CAPACITY {
+                // The reader claims to be past what was written: broken.
                 return Err(TransportError::Closed);
             }
-            if spins < SPINS {
+            if CAPACITY - used >= need {
+                return Ok(());
+            }
+            if spins < self.spins {
                 spins += 1;
                 std::hint::spin_loop();
                 continue;
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(TransportError::Timeout);
             }
             if !(self.alive)() {
                 return Err(TransportError::Closed);
             }
             let seen = self.tx.room_seq().load(Ordering::Acquire);
             self.tx.room_waiters().store(1, Ordering::SeqCst);
-            if self.tx.head().load(Ordering::SeqCst) == head {
+            if self.tx.head().load(Ordering::SeqCst) == self.seen_head {
                 sleep_on(self.tx.room_seq(), seen, NAP);
             }
             self.tx.room_waiters().store(0, Ordering::Relaxed);
@@ -251,24 +360,38 @@ impl Shm {
     }
 }
 
+/// Bytes a frame of `len` bytes takes in a ring: marker, bytes, padding.
+fn footprint(len: usize) -> usize {
+    4 + len.div_ceil(4) * 4
+}
+
 impl Transport for Shm {
     fn send(&mut self, frame: Vec<u8>) -> Result<(), TransportError> {
         if self.broken {
             return Err(TransportError::Closed);
         }
-        let need = 4 + frame.len();
-        if need > CAPACITY {
+        let size = footprint(frame.len());
+        // Room for the frame and for the next frame's marker.
+        if size + 4 > CAPACITY {
             return Err(TransportError::Closed);
         }
-        self.wait_room(need as u32, None)?;
-        let tail = self.tx.tail().load(Ordering::Relaxed);
-        self.tx.write(tail, &(frame.len() as u32).to_be_bytes());
+        self.wait_room(size + 4)?;
+        let tail = self.tail;
+        let next = tail.wrapping_add(size as u32);
+        // The next marker reads 0 before this frame is published, so the
+        // reader never mistakes old bytes there for a frame.
+        self.tx.marker(next).store(0, Ordering::Relaxed);
         self.tx.write(tail.wrapping_add(4), &frame);
         self.tx
-            .tail()
-            .store(tail.wrapping_add(need as u32), Ordering::Release);
-        self.tx.data_seq().fetch_add(1, Ordering::SeqCst);
-        if self.tx.data_waiters().load(Ordering::SeqCst) != 0 {
+            .marker(tail)
+            .store(frame.len() as u32 + 1, Ordering::Release);
+        self.tail = next;
+        // Wake the reader only if it sleeps (Dekker with its
+        // `data_waiters` store and marker load).
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.tx.data_waiters().load(Ordering::Relaxed) != 0 {
+            self.wakes += 1;
+            self.tx.data_seq().fetch_add(1, Ordering::SeqCst);
             let _ = futex::wake(self.tx.data_seq(), futex::Flags::empty(), 1);
         }
         Ok(())
@@ -280,34 +403,26 @@ impl Transport for Shm {
         }
         let mut spins = 0;
         loop {
-            let head = self.rx.head().load(Ordering::Relaxed);
-            let tail = self.rx.tail().load(Ordering::Acquire);
-            let avail = tail.wrapping_sub(head) as usize;
-            if avail > CAPACITY || (avail > 0 && avail < 4) {
-                self.broken = true;
-                return Err(TransportError::Closed);
-            }
-            if avail >= 4 {
-                let mut len = [0u8; 4];
-                self.rx.read(head, &mut len);
-                let len = u32::from_be_bytes(len) as usize;
-                if len > avail - 4 {
-                    // A length the peer never wrote: a broken peer.
+            let marker = self.rx.marker(self.head).load(Ordering::Acquire);
+            if marker != 0 {
+                let len = (marker - 1) as usize;
+                if footprint(len) + 4 > CAPACITY {
+                    // A length the peer could not have written: broken.
                     self.broken = true;
                     return Err(TransportError::Closed);
                 }
                 let mut frame = vec![0u8; len];
-                self.rx.read(head.wrapping_add(4), &mut frame);
-                self.rx
-                    .head()
-                    .store(head.wrapping_add(4 + len as u32), Ordering::Release);
-                self.rx.room_seq().fetch_add(1, Ordering::SeqCst);
-                if self.rx.room_waiters().load(Ordering::SeqCst) != 0 {
+                self.rx.read(self.head.wrapping_add(4), &mut frame);
+                self.head = self.head.wrapping_add(footprint(len) as u32);
+                self.rx.head().store(self.head, Ordering::Release);
+                std::sync::atomic::fence(Ordering::SeqCst);
+                if self.rx.room_waiters().load(Ordering::Relaxed) != 0 {
+                    self.rx.room_seq().fetch_add(1, Ordering::SeqCst);
                     let _ = futex::wake(self.rx.room_seq(), futex::Flags::empty(), 1);
                 }
                 return Ok(frame);
             }
-            if spins < SPINS {
+            if spins < self.spins {
                 spins += 1;
                 std::hint::spin_loop();
                 continue;
@@ -320,7 +435,7 @@ impl Transport for Shm {
             }
             let seen = self.rx.data_seq().load(Ordering::Acquire);
             self.rx.data_waiters().store(1, Ordering::SeqCst);
-            if self.rx.tail().load(Ordering::SeqCst) == tail {
+            if self.rx.marker(self.head).load(Ordering::SeqCst) == 0 {
                 let nap = deadline.map_or(NAP, |d| {
                     d.saturating_duration_since(Instant::now()).min(NAP)
                 });

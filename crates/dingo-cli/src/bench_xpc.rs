@@ -1,0 +1,237 @@
+//! `dingo bench xpc`: the cost of an extension procedure call, next to a
+//! plain function call and to raw round trips between two processes
+//! (spinning on shared memory, and sleeping on a futex) measured by the
+//! same program.
+//!
+//! The decaf side is this program again (`dingo xpc-peer`, hidden), so the
+//! benchmark needs nothing else. Cases: null call, a 16-byte struct, a
+//! 4 KiB struct, a nested upcall (the decaf side calls back while serving);
+//! in process (two threads), and across processes, spinning or sleeping.
+
+use rustix::fd::AsRawFd;
+use std::hint::black_box;
+use std::process::{Child, Command, ExitCode};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use xpc::peer::{ECHO, NUCLEUS_INC, UPCALL};
+use xpc::shm::{self, Shm, Side};
+use xpc::{Endpoint, Transport, in_process};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const T: Duration = Duration::from_secs(10);
+
+/// A decaf process (this program) on a fresh region, and our end of it.
+struct Peer {
+    child: Arc<Mutex<Child>>,
+    shm: Option<Shm>,
+}
+
+impl Peer {
+    fn start(mode: &[&str]) -> Result<Peer> {
+        let fd = shm::create()?;
+        let child = Command::new(std::env::current_exe()?)
+            .arg("xpc-peer")
+            .arg(fd.as_raw_fd().to_string())
+            .args(mode)
+            .spawn()?;
+        let child = Arc::new(Mutex::new(child));
+        let c = child.clone();
+        let alive = move || {
+            c.lock()
+                .map(|mut c| matches!(c.try_wait(), Ok(None)))
+                .unwrap_or(false)
+        };
+        let shm = Shm::open(&fd, Side::Nucleus, alive)?;
+        Ok(Peer {
+            child,
+            shm: Some(shm),
+        })
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.shm.take();
+        if let Ok(mut c) = self.child.lock() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Nanoseconds per call of `procedure` with `args`, over `n` calls.
+fn time_calls<Tr: Transport>(
+    ep: &mut Endpoint<Tr>,
+    procedure: u32,
+    args: &[u8],
+    n: u32,
+) -> Result<f64> {
+    // Warm up.
+    for _ in 0..n.min(1000) {
+        ep.call(procedure, args.to_vec(), T)?;
+    }
+    let start = Instant::now();
+    for _ in 0..n {
+        black_box(ep.call(procedure, args.to_vec(), T)?);
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e9 / f64::from(n))
+}
+
+fn register_nucleus<Tr: Transport>(ep: &mut Endpoint<Tr>) {
+    ep.register(NUCLEUS_INC, |_, args| {
+        Ok(args.iter().map(|b| b.wrapping_add(1)).collect())
+    });
+}
+
+/// One row per case.
+struct Row {
+    case: String,
+    ns: f64,
+}
+
+/// Runs the benchmark.
+pub fn run(calls: u32, runs: usize, json: bool) -> Result<ExitCode> {
+    let runs = runs.max(1);
+    let small = vec![7u8; 16];
+    let page = vec![9u8; 4096];
+    let cases: [(&str, u32, &[u8]); 4] = [
+        ("null call", ECHO, &[]),
+        ("16-byte struct", ECHO, &small),
+        ("4 KiB struct", ECHO, &page),
+        ("nested upcall", UPCALL, &small),
+    ];
+    let mut rows = Vec::new();
+
+    // A plain function call doing what ECHO does.
+    let echo = |args: &[u8]| args.to_vec();
+    let mut v = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        for _ in 0..calls {
+            black_box(echo(black_box(&small)));
+        }
+        v.push(start.elapsed().as_secs_f64() * 1e9 / f64::from(calls));
+    }
+    rows.push(Row {
+        case: "function call (16 bytes)".into(),
+        ns: median(v),
+    });
+
+    // Raw round trips between two processes.
+    let mut raw = [0.0f64; 2];
+    for (i, (mode, sleep)) in [("raw-spin", false), ("raw-sleep", true)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut v = Vec::new();
+        for _ in 0..runs {
+            let n = if sleep { calls.min(20_000) } else { calls };
+            let warm = n.min(1000);
+            let peer = Peer::start(&[mode, &(warm + n).to_string()])?;
+            let shm = peer.shm.as_ref().ok_or("no region")?;
+            let ready = shm.raw_round_trips(1..=warm, sleep);
+            let Some(per) = ready.and_then(|_| shm.raw_round_trips(warm + 1..=warm + n, sleep))
+            else {
+                let status = peer
+                    .child
+                    .lock()
+                    .ok()
+                    .and_then(|mut c| c.try_wait().ok().flatten());
+                return Err(format!("the raw peer died ({status:?})").into());
+            };
+            v.push(per.as_secs_f64() * 1e9);
+        }
+        raw[i] = median(v);
+        rows.push(Row {
+            case: format!("raw {} round trip", if sleep { "futex" } else { "spin" }),
+            ns: raw[i],
+        });
+    }
+
+    // XPC in process: the decaf side on a thread.
+    for (name, procedure, args) in cases {
+        let mut v = Vec::new();
+        for _ in 0..runs {
+            let (a, b) = in_process();
+            let server = std::thread::spawn(move || {
+                let mut ep = Endpoint::new(b);
+                ep.register(ECHO, |_, args| Ok(args.to_vec()));
+                ep.register(UPCALL, |ep, args| {
+                    ep.call(NUCLEUS_INC, args.to_vec(), T)
+                        .map_err(|e| xpc::Fault::Failed(e.to_string()))
+                });
+                while ep.serve(None).is_ok() {}
+            });
+            let mut ep = Endpoint::new(a);
+            register_nucleus(&mut ep);
+            v.push(time_calls(&mut ep, procedure, args, calls.min(50_000))?);
+            drop(ep);
+            let _ = server.join();
+        }
+        rows.push(Row {
+            case: format!("xpc in process, {name}"),
+            ns: median(v),
+        });
+    }
+
+    // XPC across processes, spinning and sleeping.
+    let mut null_spin = f64::NAN;
+    let mut wakes_per_call = 0.0;
+    for (how, spins) in [("spinning", 10_000_000u32), ("sleeping", 0)] {
+        for (name, procedure, args) in cases {
+            let mut v = Vec::new();
+            for _ in 0..runs {
+                let mut peer = Peer::start(&["echo", &spins.to_string()])?;
+                let mut shm = peer.shm.take().ok_or("no region")?;
+                shm.set_spins(spins);
+                let mut ep = Endpoint::new(shm);
+                register_nucleus(&mut ep);
+                let n = if spins == 0 { calls.min(20_000) } else { calls };
+                v.push(time_calls(&mut ep, procedure, args, n)?);
+                if spins == 0 && procedure == ECHO && args.is_empty() {
+                    let c = ep.stats().calls.max(1) as f64;
+                    wakes_per_call = ep.transport().wakes() as f64 / c;
+                }
+            }
+            let ns = median(v);
+            if spins != 0 && name == "null call" {
+                null_spin = ns;
+            }
+            rows.push(Row {
+                case: format!("xpc cross-process {how}, {name}"),
+                ns,
+            });
+        }
+    }
+
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    outln!("dingo bench xpc: {calls} calls per case, median of {runs} runs, {cores} cores");
+    outln!("{:<46} {:>12} {:>14}", "case", "ns/call", "x raw spin");
+    for r in &rows {
+        outln!("{:<46} {:>12.0} {:>14.2}", r.case, r.ns, r.ns / raw[0]);
+    }
+    let ratio = null_spin / raw[0];
+    outln!(
+        "null call across processes, spinning: {ratio:.2}x the raw spin round trip (target at most 2: {}); futex wake-ups sent by the nucleus per sleeping null call: {wakes_per_call:.2} (at most 1)",
+        if ratio <= 2.0 { "met" } else { "MISSED" }
+    );
+    if json {
+        let parts: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{{\"case\":\"{}\",\"ns\":{:.1}}}", r.case, r.ns))
+            .collect();
+        outln!(
+            "{{\"bench\":\"xpc\",\"cores\":{cores},\"calls\":{calls},\"raw_spin_ns\":{:.1},\"raw_futex_ns\":{:.1},\"null_call_to_raw_spin\":{ratio:.3},\"cases\":[{}]}}",
+            raw[0],
+            raw[1],
+            parts.join(",")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

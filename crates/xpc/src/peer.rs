@@ -1,0 +1,89 @@
+//! The body of a decaf process for tests and benchmarks
+//! (`xpc-decaf-echo`, and `dingo xpc-peer` for `dingo bench xpc`): maps
+//! the shared region inherited as a file descriptor and serves a few
+//! procedures, or answers raw ping-pongs, until the nucleus goes away.
+//!
+//! ```text
+//!   PEER FD echo [SPINS]       serve ECHO, SLOW, UPCALL
+//!   PEER FD raw-spin N         answer N raw pings, spinning
+//!   PEER FD raw-sleep N        answer N raw pings, sleeping on a futex
+//! ```
+
+use crate::endpoint::Endpoint;
+use crate::frame::Fault;
+use crate::shm::{Shm, Side};
+use std::time::Duration;
+
+/// Returns its arguments.
+pub const ECHO: u32 = 1;
+/// Sleeps the number of milliseconds in its first argument byte.
+pub const SLOW: u32 = 2;
+/// Calls the nucleus's [`NUCLEUS_INC`] with its arguments (a nested call)
+/// and returns the answer.
+pub const UPCALL: u32 = 3;
+/// What the nucleus serves for [`UPCALL`]: adds one to every byte.
+pub const NUCLEUS_INC: u32 = 100;
+
+/// Runs the peer with command-line `args` (without the program name);
+/// returns the process's exit code.
+pub fn run(args: &[String]) -> i32 {
+    let Some(fd) = args.first() else {
+        eprintln!("usage: PEER FD [echo [SPINS] | raw-spin N | raw-sleep N]");
+        return 2;
+    };
+    // Reopen the inherited memfd through /proc: no raw descriptor handling.
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/proc/self/fd/{fd}"))
+    {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("xpc peer: cannot open descriptor {fd}: {e}");
+            return 2;
+        }
+    };
+    let parent = rustix::process::getppid();
+    let mut shm = match Shm::open(&file, Side::Decaf, move || {
+        rustix::process::getppid() == parent
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("xpc peer: cannot map the region: {e}");
+            return 2;
+        }
+    };
+    let number = |i: usize| args.get(i).and_then(|s| s.parse::<u32>().ok());
+    match args.get(1).map(String::as_str) {
+        None | Some("echo") => {
+            if let Some(spins) = number(2) {
+                shm.set_spins(spins);
+            }
+            serve(shm);
+            0
+        }
+        Some("raw-spin") => i32::from(!shm.raw_responder(number(2).unwrap_or(0), false)),
+        Some("raw-sleep") => i32::from(!shm.raw_responder(number(2).unwrap_or(0), true)),
+        Some(other) => {
+            eprintln!("xpc peer: unknown mode `{other}`");
+            2
+        }
+    }
+}
+
+/// Serves [`ECHO`], [`SLOW`] and [`UPCALL`] until the channel fails.
+pub fn serve(shm: Shm) {
+    let mut ep = Endpoint::new(shm);
+    ep.register(ECHO, |_, args| Ok(args.to_vec()));
+    ep.register(SLOW, |_, args| {
+        std::thread::sleep(Duration::from_millis(u64::from(
+            args.first().copied().unwrap_or(0),
+        )));
+        Ok(Vec::new())
+    });
+    ep.register(UPCALL, |ep, args| {
+        ep.call(NUCLEUS_INC, args.to_vec(), Duration::from_secs(5))
+            .map_err(|e| Fault::Failed(e.to_string()))
+    });
+    while ep.serve(None).is_ok() {}
+}
