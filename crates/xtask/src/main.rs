@@ -221,6 +221,25 @@ fn test(root: &Path) -> Result<(), String> {
             "3",
         ],
     )?;
+    // Extension procedure calls across processes (reported).
+    run(
+        root,
+        "cargo",
+        &[
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "dingo-cli",
+            "--",
+            "bench",
+            "xpc",
+            "--calls",
+            "20000",
+            "--runs",
+            "1",
+        ],
+    )?;
     eprintln!("xtask: all tests passed");
     Ok(())
 }
