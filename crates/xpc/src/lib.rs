@@ -9,8 +9,10 @@
 //! - [`shm`]: the cross-process transport (memfd rings, spin then futex);
 //! - [`endpoint`]: calls, nested calls, deadlines, serving;
 //! - [`tracker`]: the object tracker;
+//! - [`combolock`]: the cross-domain lock;
 //! - [`peer`]: a decaf process for tests and benchmarks.
 
+pub mod combolock;
 pub mod endpoint;
 pub mod frame;
 pub mod peer;
