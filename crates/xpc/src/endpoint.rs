@@ -18,9 +18,9 @@
 
 use crate::frame::{Fault, Frame, FrameError};
 use crate::transport::{Transport, TransportError};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Why a call did not return a result.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,20 +87,27 @@ pub struct Stats {
 /// One end of an XPC channel.
 pub struct Endpoint<T: Transport> {
     transport: T,
-    handlers: HashMap<u32, Handler<T>>,
+    /// Procedures and their handlers (few: a linear search is fastest).
+    handlers: Vec<(u32, Handler<T>)>,
     next_id: u64,
     /// Our calls waiting for replies, innermost last.
     stack: Vec<u64>,
     /// Calls that timed out: their replies may still come, and are dropped.
     abandoned: HashSet<u64>,
     stats: Stats,
+    /// Reused buffers for outgoing and incoming frames.
+    out: Vec<u8>,
+    inbuf: Vec<u8>,
 }
 
-/// Microseconds since the Unix epoch: both domains run on one machine.
+/// Microseconds on the machine's coarse monotonic clock: shared by both
+/// domains (they run on one machine), cheap to read, and precise to a few
+/// milliseconds, which is what call deadlines need.
 fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    (t.tv_sec.max(0) as u64)
+        .saturating_mul(1_000_000)
+        .saturating_add((t.tv_nsec.max(0) / 1000) as u64)
 }
 
 impl<T: Transport> Endpoint<T> {
@@ -108,11 +115,13 @@ impl<T: Transport> Endpoint<T> {
     pub fn new(transport: T) -> Endpoint<T> {
         Endpoint {
             transport,
-            handlers: HashMap::new(),
+            handlers: Vec::new(),
             next_id: 1,
             stack: Vec::new(),
             abandoned: HashSet::new(),
             stats: Stats::default(),
+            out: Vec::new(),
+            inbuf: Vec::new(),
         }
     }
 
@@ -122,8 +131,11 @@ impl<T: Transport> Endpoint<T> {
         procedure: u32,
         handler: impl Fn(&mut Endpoint<T>, &[u8]) -> Result<Vec<u8>, Fault> + Send + Sync + 'static,
     ) {
-        self.handlers
-            .insert(procedure, std::sync::Arc::new(handler));
+        let handler: Handler<T> = std::sync::Arc::new(handler);
+        match self.handlers.iter_mut().find(|(p, _)| *p == procedure) {
+            Some(slot) => slot.1 = handler,
+            None => self.handlers.push((procedure, handler)),
+        }
     }
 
     /// The transport.
@@ -165,7 +177,8 @@ impl<T: Transport> Endpoint<T> {
             deadline_us,
             payload: args,
         };
-        self.transport.send(frame.encode())?;
+        frame.encode_into(&mut self.out);
+        self.transport.send_bytes(&self.out)?;
         self.stack.push(id);
         let result = self.wait_reply(id, deadline);
         self.stack.pop();
@@ -177,8 +190,8 @@ impl<T: Transport> Endpoint<T> {
 
     fn wait_reply(&mut self, id: u64, deadline: std::time::Instant) -> Result<Vec<u8>, XpcError> {
         loop {
-            let bytes = self.transport.recv(Some(deadline))?;
-            let frame = match Frame::decode(&bytes) {
+            self.transport.recv_into(&mut self.inbuf, Some(deadline))?;
+            let frame = match Frame::decode(&self.inbuf) {
                 Ok(f) => f,
                 Err(e) => {
                     self.stats.refused += 1;
@@ -210,8 +223,8 @@ impl<T: Transport> Endpoint<T> {
     /// serves it.
     pub fn serve(&mut self, deadline: Option<std::time::Instant>) -> Result<(), XpcError> {
         loop {
-            let bytes = self.transport.recv(deadline)?;
-            let frame = match Frame::decode(&bytes) {
+            self.transport.recv_into(&mut self.inbuf, deadline)?;
+            let frame = match Frame::decode(&self.inbuf) {
                 Ok(f) => f,
                 Err(e) => {
                     self.stats.refused += 1;
@@ -248,12 +261,18 @@ impl<T: Transport> Endpoint<T> {
         let result = if deadline_us != 0 && now_us() > deadline_us {
             Err(Fault::TooLate)
         } else {
-            match self.handlers.get(&procedure).cloned() {
+            let handler = self
+                .handlers
+                .iter()
+                .find(|(p, _)| *p == procedure)
+                .map(|(_, h)| h.clone());
+            match handler {
                 None => Err(Fault::NoSuchProcedure(procedure)),
                 Some(handler) => handler(self, &payload),
             }
         };
-        self.transport.send(Frame::Reply { id, result }.encode())?;
+        Frame::Reply { id, result }.encode_into(&mut self.out);
+        self.transport.send_bytes(&self.out)?;
         Ok(())
     }
 }

@@ -124,6 +124,13 @@ impl Frame {
     /// The frame's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Writes the frame's bytes into `out` (replacing its contents).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.clear();
         let payload = |out: &mut Vec<u8>, p: &[u8]| {
             out.extend_from_slice(&(p.len() as u32).to_be_bytes());
             out.extend_from_slice(p);
@@ -140,7 +147,7 @@ impl Frame {
                 out.extend_from_slice(&id.to_be_bytes());
                 out.extend_from_slice(&procedure.to_be_bytes());
                 out.extend_from_slice(&deadline_us.to_be_bytes());
-                payload(&mut out, p);
+                payload(out, p);
             }
             Frame::Reply { id, result } => {
                 out.extend_from_slice(&REPLY.to_be_bytes());
@@ -152,10 +159,9 @@ impl Frame {
                     Err(Fault::TooLate) => (TOO_LATE, Vec::new()),
                 };
                 out.extend_from_slice(&status.to_be_bytes());
-                payload(&mut out, &p);
+                payload(out, &p);
             }
         }
-        out
     }
 
     /// The frame in `bytes`, which must hold exactly one.

@@ -367,6 +367,16 @@ fn footprint(len: usize) -> usize {
 
 impl Transport for Shm {
     fn send(&mut self, frame: Vec<u8>) -> Result<(), TransportError> {
+        self.send_bytes(&frame)
+    }
+
+    fn recv(&mut self, deadline: Option<Instant>) -> Result<Vec<u8>, TransportError> {
+        let mut buf = Vec::new();
+        self.recv_into(&mut buf, deadline)?;
+        Ok(buf)
+    }
+
+    fn send_bytes(&mut self, frame: &[u8]) -> Result<(), TransportError> {
         if self.broken {
             return Err(TransportError::Closed);
         }
@@ -381,15 +391,14 @@ impl Transport for Shm {
         // The next marker reads 0 before this frame is published, so the
         // reader never mistakes old bytes there for a frame.
         self.tx.marker(next).store(0, Ordering::Relaxed);
-        self.tx.write(tail.wrapping_add(4), &frame);
+        self.tx.write(tail.wrapping_add(4), frame);
+        // SeqCst: with the reader's SeqCst `data_waiters` store and marker
+        // load (Dekker), either it sees the marker or this sees it sleeps.
         self.tx
             .marker(tail)
-            .store(frame.len() as u32 + 1, Ordering::Release);
+            .store(frame.len() as u32 + 1, Ordering::SeqCst);
         self.tail = next;
-        // Wake the reader only if it sleeps (Dekker with its
-        // `data_waiters` store and marker load).
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.tx.data_waiters().load(Ordering::Relaxed) != 0 {
+        if self.tx.data_waiters().load(Ordering::SeqCst) != 0 {
             self.wakes += 1;
             self.tx.data_seq().fetch_add(1, Ordering::SeqCst);
             let _ = futex::wake(self.tx.data_seq(), futex::Flags::empty(), 1);
@@ -397,7 +406,11 @@ impl Transport for Shm {
         Ok(())
     }
 
-    fn recv(&mut self, deadline: Option<Instant>) -> Result<Vec<u8>, TransportError> {
+    fn recv_into(
+        &mut self,
+        buf: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> Result<(), TransportError> {
         if self.broken {
             return Err(TransportError::Closed);
         }
@@ -411,16 +424,16 @@ impl Transport for Shm {
                     self.broken = true;
                     return Err(TransportError::Closed);
                 }
-                let mut frame = vec![0u8; len];
-                self.rx.read(self.head.wrapping_add(4), &mut frame);
+                buf.clear();
+                buf.resize(len, 0);
+                self.rx.read(self.head.wrapping_add(4), buf);
                 self.head = self.head.wrapping_add(footprint(len) as u32);
-                self.rx.head().store(self.head, Ordering::Release);
-                std::sync::atomic::fence(Ordering::SeqCst);
-                if self.rx.room_waiters().load(Ordering::Relaxed) != 0 {
+                self.rx.head().store(self.head, Ordering::SeqCst);
+                if self.rx.room_waiters().load(Ordering::SeqCst) != 0 {
                     self.rx.room_seq().fetch_add(1, Ordering::SeqCst);
                     let _ = futex::wake(self.rx.room_seq(), futex::Flags::empty(), 1);
                 }
-                return Ok(frame);
+                return Ok(());
             }
             if spins < self.spins {
                 spins += 1;

@@ -22,6 +22,23 @@ pub trait Transport: Send {
     fn send(&mut self, frame: Vec<u8>) -> Result<(), TransportError>;
     /// Receives the next frame, waiting until `deadline` (or for ever).
     fn recv(&mut self, deadline: Option<Instant>) -> Result<Vec<u8>, TransportError>;
+
+    /// Sends one frame from a borrowed buffer (transports that copy anyway
+    /// avoid an allocation).
+    fn send_bytes(&mut self, frame: &[u8]) -> Result<(), TransportError> {
+        self.send(frame.to_vec())
+    }
+
+    /// Receives the next frame into `buf` (replacing its contents), reusing
+    /// its allocation where the transport can.
+    fn recv_into(
+        &mut self,
+        buf: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> Result<(), TransportError> {
+        *buf = self.recv(deadline)?;
+        Ok(())
+    }
 }
 
 /// One end of an in-process channel.
