@@ -65,11 +65,11 @@ impl From<TransportError> for XpcError {
     }
 }
 
-/// A procedure's implementation: gets the endpoint (to call the peer back,
+/// A procedure's implementation: gets a [`Caller`] (to call the peer back,
 /// which may call this procedure again: recursion across domains is
 /// allowed) and the marshaled arguments; returns the marshaled results.
 pub type Handler<T> =
-    std::sync::Arc<dyn Fn(&mut Endpoint<T>, &[u8]) -> Result<Vec<u8>, Fault> + Send + Sync>;
+    Box<dyn Fn(&mut Caller<'_, T>, &[u8]) -> Result<Vec<u8>, Fault> + Send + Sync>;
 
 /// Counters of an endpoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -86,9 +86,15 @@ pub struct Stats {
 
 /// One end of an XPC channel.
 pub struct Endpoint<T: Transport> {
-    transport: T,
+    core: Core<T>,
     /// Procedures and their handlers (few: a linear search is fastest).
     handlers: Vec<(u32, Handler<T>)>,
+}
+
+/// The channel state of an endpoint, apart from its handlers (so that a
+/// running handler can make calls while the handler table stays borrowed).
+pub struct Core<T: Transport> {
+    transport: T,
     next_id: u64,
     /// Our calls waiting for replies, innermost last.
     stack: Vec<u64>,
@@ -98,6 +104,13 @@ pub struct Endpoint<T: Transport> {
     /// Reused buffers for outgoing and incoming frames.
     out: Vec<u8>,
     inbuf: Vec<u8>,
+}
+
+/// What a handler gets: the endpoint's channel and procedures, to call the
+/// peer back while serving it.
+pub struct Caller<'a, T: Transport> {
+    core: &'a mut Core<T>,
+    handlers: &'a [(u32, Handler<T>)],
 }
 
 /// Microseconds on the machine's coarse monotonic clock: shared by both
@@ -114,14 +127,16 @@ impl<T: Transport> Endpoint<T> {
     /// An endpoint over `transport`, with no procedures yet.
     pub fn new(transport: T) -> Endpoint<T> {
         Endpoint {
-            transport,
+            core: Core {
+                transport,
+                next_id: 1,
+                stack: Vec::new(),
+                abandoned: HashSet::new(),
+                stats: Stats::default(),
+                out: Vec::new(),
+                inbuf: Vec::new(),
+            },
             handlers: Vec::new(),
-            next_id: 1,
-            stack: Vec::new(),
-            abandoned: HashSet::new(),
-            stats: Stats::default(),
-            out: Vec::new(),
-            inbuf: Vec::new(),
         }
     }
 
@@ -129,9 +144,9 @@ impl<T: Transport> Endpoint<T> {
     pub fn register(
         &mut self,
         procedure: u32,
-        handler: impl Fn(&mut Endpoint<T>, &[u8]) -> Result<Vec<u8>, Fault> + Send + Sync + 'static,
+        handler: impl Fn(&mut Caller<'_, T>, &[u8]) -> Result<Vec<u8>, Fault> + Send + Sync + 'static,
     ) {
-        let handler: Handler<T> = std::sync::Arc::new(handler);
+        let handler: Handler<T> = Box::new(handler);
         match self.handlers.iter_mut().find(|(p, _)| *p == procedure) {
             Some(slot) => slot.1 = handler,
             None => self.handlers.push((procedure, handler)),
@@ -140,22 +155,29 @@ impl<T: Transport> Endpoint<T> {
 
     /// The transport.
     pub fn transport(&self) -> &T {
-        &self.transport
+        &self.core.transport
     }
 
     /// The transport, to tune it.
     pub fn transport_mut(&mut self) -> &mut T {
-        &mut self.transport
+        &mut self.core.transport
     }
 
     /// The counters.
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.core.stats
     }
 
     /// How deeply calls are nested right now (0: none waiting).
     pub fn depth(&self) -> usize {
-        self.stack.len()
+        self.core.stack.len()
+    }
+
+    fn caller(&mut self) -> Caller<'_, T> {
+        Caller {
+            core: &mut self.core,
+            handlers: &self.handlers,
+        }
     }
 
     /// Calls `procedure` on the peer with marshaled `args`, waiting at most
@@ -166,9 +188,33 @@ impl<T: Transport> Endpoint<T> {
         args: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, XpcError> {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.stats.calls += 1;
+        self.caller().call(procedure, args, timeout)
+    }
+
+    /// Waits (until `deadline`, or for ever) for one call from the peer and
+    /// serves it.
+    pub fn serve(&mut self, deadline: Option<std::time::Instant>) -> Result<(), XpcError> {
+        self.caller().serve(deadline)
+    }
+}
+
+impl<T: Transport> Caller<'_, T> {
+    /// How deeply calls are nested right now.
+    pub fn depth(&self) -> usize {
+        self.core.stack.len()
+    }
+
+    /// Calls `procedure` on the peer (see [`Endpoint::call`]).
+    pub fn call(
+        &mut self,
+        procedure: u32,
+        args: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, XpcError> {
+        let core = &mut *self.core;
+        let id = core.next_id;
+        core.next_id += 1;
+        core.stats.calls += 1;
         let deadline_us = now_us().saturating_add(timeout.as_micros() as u64);
         let deadline = std::time::Instant::now() + timeout;
         let frame = Frame::Call {
@@ -177,24 +223,25 @@ impl<T: Transport> Endpoint<T> {
             deadline_us,
             payload: args,
         };
-        frame.encode_into(&mut self.out);
-        self.transport.send_bytes(&self.out)?;
-        self.stack.push(id);
+        frame.encode_into(&mut core.out);
+        core.transport.send_bytes(&core.out)?;
+        core.stack.push(id);
         let result = self.wait_reply(id, deadline);
-        self.stack.pop();
+        self.core.stack.pop();
         if result == Err(XpcError::Timeout) {
-            self.abandoned.insert(id);
+            self.core.abandoned.insert(id);
         }
         result
     }
 
     fn wait_reply(&mut self, id: u64, deadline: std::time::Instant) -> Result<Vec<u8>, XpcError> {
         loop {
-            self.transport.recv_into(&mut self.inbuf, Some(deadline))?;
-            let frame = match Frame::decode(&self.inbuf) {
+            let core = &mut *self.core;
+            core.transport.recv_into(&mut core.inbuf, Some(deadline))?;
+            let frame = match Frame::decode(&core.inbuf) {
                 Ok(f) => f,
                 Err(e) => {
-                    self.stats.refused += 1;
+                    core.stats.refused += 1;
                     return Err(e.into());
                 }
             };
@@ -202,12 +249,12 @@ impl<T: Transport> Endpoint<T> {
                 Frame::Reply { id: r, result } if r == id => {
                     return result.map_err(XpcError::Fault);
                 }
-                Frame::Reply { id: r, .. } if self.abandoned.remove(&r) => {
-                    self.stats.late += 1;
+                Frame::Reply { id: r, .. } if core.abandoned.remove(&r) => {
+                    core.stats.late += 1;
                 }
                 Frame::Reply { id: r, .. } => {
-                    self.stats.refused += 1;
-                    let why = if self.stack.contains(&r) {
+                    core.stats.refused += 1;
+                    let why = if core.stack.contains(&r) {
                         format!("reply to call {r} before the inner call {id}")
                     } else {
                         format!("reply to call {r}, which is not outstanding")
@@ -219,24 +266,24 @@ impl<T: Transport> Endpoint<T> {
         }
     }
 
-    /// Waits (until `deadline`, or for ever) for one call from the peer and
-    /// serves it.
-    pub fn serve(&mut self, deadline: Option<std::time::Instant>) -> Result<(), XpcError> {
+    /// Waits for one call from the peer and serves it.
+    fn serve(&mut self, deadline: Option<std::time::Instant>) -> Result<(), XpcError> {
         loop {
-            self.transport.recv_into(&mut self.inbuf, deadline)?;
-            let frame = match Frame::decode(&self.inbuf) {
+            let core = &mut *self.core;
+            core.transport.recv_into(&mut core.inbuf, deadline)?;
+            let frame = match Frame::decode(&core.inbuf) {
                 Ok(f) => f,
                 Err(e) => {
-                    self.stats.refused += 1;
+                    core.stats.refused += 1;
                     return Err(e.into());
                 }
             };
             match frame {
-                Frame::Reply { id, .. } if self.abandoned.remove(&id) => {
-                    self.stats.late += 1;
+                Frame::Reply { id, .. } if core.abandoned.remove(&id) => {
+                    core.stats.late += 1;
                 }
                 Frame::Reply { id, .. } => {
-                    self.stats.refused += 1;
+                    core.stats.refused += 1;
                     return Err(XpcError::Protocol(format!(
                         "reply to call {id}, which is not outstanding"
                     )));
@@ -257,22 +304,21 @@ impl<T: Transport> Endpoint<T> {
         else {
             return Ok(());
         };
-        self.stats.served += 1;
+        self.core.stats.served += 1;
         let result = if deadline_us != 0 && now_us() > deadline_us {
             Err(Fault::TooLate)
         } else {
-            let handler = self
-                .handlers
-                .iter()
-                .find(|(p, _)| *p == procedure)
-                .map(|(_, h)| h.clone());
-            match handler {
+            // The table is borrowed for `'a`, not through `self`: the
+            // handler can take `self` mutably.
+            let handlers = self.handlers;
+            match handlers.iter().find(|(p, _)| *p == procedure) {
                 None => Err(Fault::NoSuchProcedure(procedure)),
-                Some(handler) => handler(self, &payload),
+                Some((_, handler)) => handler(self, &payload),
             }
         };
-        Frame::Reply { id, result }.encode_into(&mut self.out);
-        self.transport.send_bytes(&self.out)?;
+        let core = &mut *self.core;
+        Frame::Reply { id, result }.encode_into(&mut core.out);
+        core.transport.send_bytes(&core.out)?;
         Ok(())
     }
 }

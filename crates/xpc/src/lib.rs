@@ -20,7 +20,7 @@ pub mod shm;
 pub mod tracker;
 pub mod transport;
 
-pub use endpoint::{Endpoint, Stats, XpcError};
+pub use endpoint::{Caller, Endpoint, Stats, XpcError};
 pub use frame::{Fault, Frame, FrameError};
 pub use tracker::{ObjectTracker, Remote};
 pub use transport::{InProcess, Transport, TransportError, in_process};
