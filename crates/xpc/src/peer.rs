@@ -7,6 +7,8 @@
 //!   PEER FD echo [SPINS]       serve ECHO, SLOW, UPCALL
 //!   PEER FD raw-spin N         answer N raw pings, spinning
 //!   PEER FD raw-sleep N        answer N raw pings, sleeping on a futex
+//!   PEER FD lock N             take the region's combolock N times as the
+//!                              decaf side (exit 1 if it ever overlapped)
 //! ```
 
 use crate::endpoint::Endpoint;
@@ -62,6 +64,11 @@ pub fn run(args: &[String]) -> i32 {
             serve(shm);
             0
         }
+        Some("lock") => i32::from(!hold_lock(
+            &shm,
+            crate::combolock::Domain::Decaf,
+            number(2).unwrap_or(0),
+        )),
         Some("raw-spin") => i32::from(!shm.raw_responder(number(2).unwrap_or(0), false)),
         Some("raw-sleep") => i32::from(!shm.raw_responder(number(2).unwrap_or(0), true)),
         Some(other) => {
@@ -86,4 +93,27 @@ pub fn serve(shm: Shm) {
             .map_err(|e| Fault::Failed(e.to_string()))
     });
     while ep.serve(None).is_ok() {}
+}
+
+/// Takes the region's cross-domain lock `n` times as `domain`, checking
+/// inside that nobody else is (the region's scratch word is the "inside"
+/// flag). Returns false if an overlap was seen.
+pub fn hold_lock(shm: &Shm, domain: crate::combolock::Domain, n: u32) -> bool {
+    use std::sync::atomic::Ordering;
+    let lock = crate::combolock::ComboLock::new(shm.lock_word());
+    let inside = shm.scratch_word();
+    let mut ok = true;
+    for i in 0..n {
+        let _held = lock.lock(domain, || {}, || {});
+        if inside.swap(1, Ordering::SeqCst) != 0 {
+            ok = false;
+        }
+        // Hold it a little, longer now and then (a decaf hold may be long).
+        let spin = if i % 64 == 0 { 20_000 } else { 200 };
+        for _ in 0..spin {
+            std::hint::spin_loop();
+        }
+        inside.store(0, Ordering::SeqCst);
+    }
+    ok
 }

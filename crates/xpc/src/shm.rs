@@ -200,6 +200,7 @@ pub struct Shm {
     tail: u32,
     /// The reader's position in `rx`, kept here and published in its head.
     head: u32,
+    side: Side,
     /// The last `tx` head read: the room known without reading it again.
     seen_head: u32,
 }
@@ -246,8 +247,26 @@ impl Shm {
             wakes: 0,
             tail: 0,
             head: 0,
+            side,
             seen_head: 0,
         })
+    }
+
+    /// The word of the region's cross-domain lock (`combolock`): the same
+    /// word for both sides (the spare line of ring 0's header).
+    pub fn lock_word(&self) -> &AtomicU32 {
+        match self.side {
+            Side::Nucleus => self.tx.counter(5),
+            Side::Decaf => self.rx.counter(5),
+        }
+    }
+
+    /// A spare shared word for tests (the spare line of ring 1's header).
+    pub fn scratch_word(&self) -> &AtomicU32 {
+        match self.side {
+            Side::Nucleus => self.rx.counter(5),
+            Side::Decaf => self.tx.counter(5),
+        }
     }
 
     /// How many futex wake-ups this end has sent for data (at most one per

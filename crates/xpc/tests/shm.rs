@@ -79,3 +79,46 @@ fn sigkill_in_the_middle_of_a_call_fails_it_and_a_restart_works() {
         stop(ep, child);
     }
 }
+
+/// The cross-domain lock in the shared region: the nucleus (spinning while
+/// it holds it) and the decaf process (sleeping waiters while it does)
+/// never hold it at once.
+#[test]
+fn the_combolock_excludes_across_processes() {
+    use xpc::combolock::Domain;
+    let fd = shm::create().expect("a memfd");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xpc-decaf-echo"))
+        .args([fd.as_raw_fd().to_string(), "lock".into(), "3000".into()])
+        .spawn()
+        .expect("the decaf process starts");
+    let shm = Shm::open(&fd, Side::Nucleus, || true).expect("the region maps");
+    // Keep taking the lock for as long as the decaf process runs, so the
+    // two really contend.
+    let mut ok = true;
+    let mut rounds = 0;
+    let start = std::time::Instant::now();
+    let status = loop {
+        ok &= xpc::peer::hold_lock(&shm, Domain::Nucleus, 50);
+        rounds += 1;
+        if let Some(status) = child.try_wait().expect("waitable") {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the decaf process hangs"
+        );
+    };
+    assert!(
+        rounds > 1,
+        "the nucleus took the lock while the decaf process ran"
+    );
+    assert!(ok, "the nucleus saw the decaf side inside");
+    assert!(
+        status.success(),
+        "the decaf side saw the nucleus inside: {status:?}"
+    );
+    assert_eq!(
+        shm.lock_word().load(std::sync::atomic::Ordering::SeqCst) & 3,
+        0
+    );
+}
