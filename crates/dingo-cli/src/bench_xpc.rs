@@ -8,13 +8,12 @@
 //! 4 KiB struct, a nested upcall (the decaf side calls back while serving);
 //! in process (two threads), and across processes, spinning or sleeping.
 
-use rustix::fd::AsRawFd;
 use std::hint::black_box;
 use std::process::{Child, Command, ExitCode};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use xpc::peer::{ECHO, NUCLEUS_INC, UPCALL};
-use xpc::shm::{self, Shm, Side};
+use xpc::shm::Shm;
 use xpc::{Endpoint, Transport, in_process};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -29,20 +28,9 @@ struct Peer {
 
 impl Peer {
     fn start(mode: &[&str]) -> Result<Peer> {
-        let fd = shm::create()?;
-        let child = Command::new(std::env::current_exe()?)
-            .arg("xpc-peer")
-            .arg(fd.as_raw_fd().to_string())
-            .args(mode)
-            .spawn()?;
-        let child = Arc::new(Mutex::new(child));
-        let c = child.clone();
-        let alive = move || {
-            c.lock()
-                .map(|mut c| matches!(c.try_wait(), Ok(None)))
-                .unwrap_or(false)
-        };
-        let shm = Shm::open(&fd, Side::Nucleus, alive)?;
+        let mut command = Command::new(std::env::current_exe()?);
+        command.arg("xpc-peer");
+        let (shm, child) = xpc::peer::spawn(command, mode)?;
         Ok(Peer {
             child,
             shm: Some(shm),

@@ -2,45 +2,10 @@
 //! embedded sources and `model()`.
 
 use crate::expr::{Args, Compiler, Cond, Errors, Int, arg_locals, literal, mentions};
+use crate::out::Out;
 use std::collections::BTreeMap;
 use tingu::ir::{self, Expr, IntType, LabelId, Model, Protocol, StateId, Trigger, Type};
 use tingu::syntax::ast::{AssignOp, BinaryOp, UnaryOp};
-
-/// Lines of Rust with indentation.
-#[derive(Default)]
-struct Out {
-    text: String,
-    indent: usize,
-}
-
-impl Out {
-    fn line(&mut self, s: impl AsRef<str>) {
-        let s = s.as_ref();
-        if !s.is_empty() {
-            for _ in 0..self.indent {
-                self.text.push_str("    ");
-            }
-            self.text.push_str(s);
-        }
-        self.text.push('\n');
-    }
-
-    fn open(&mut self, s: impl AsRef<str>) {
-        self.line(s);
-        self.indent += 1;
-    }
-
-    fn close(&mut self, s: impl AsRef<str>) {
-        self.indent -= 1;
-        self.line(s);
-    }
-
-    fn lines(&mut self, block: &[String]) {
-        for l in block {
-            self.line(l);
-        }
-    }
-}
 
 /// One line of text for a comment.
 fn one_line(s: &str) -> String {

@@ -133,6 +133,7 @@
 
 mod expr;
 mod generate;
+mod out;
 mod ports;
 
 use std::path::{Component, Path, PathBuf};

@@ -8,6 +8,7 @@
 //! after a Rust keyword), so any checked model generates code that
 //! compiles.
 
+use crate::out::Out;
 use std::collections::HashSet;
 use tingu::ir::{self, IntType, KindId, Model, Protocol, Type};
 use tingu::syntax::ast::Direction;
@@ -313,46 +314,6 @@ impl Names {
             Type::Int(i) => format!("{}::try_from({v}).ok()?", i.name()),
             Type::Bool => format!("match {v} {{ 0 => false, 1 => true, _ => return None }}"),
             Type::Enum(_) => format!("{}::from_value({v})?", self.rust_type(ty)),
-        }
-    }
-}
-
-/// Lines of Rust with indentation.
-#[derive(Default)]
-struct Out {
-    text: String,
-    indent: usize,
-}
-
-impl Out {
-    fn line(&mut self, s: impl AsRef<str>) {
-        let s = s.as_ref();
-        if !s.is_empty() {
-            for _ in 0..self.indent {
-                self.text.push_str("    ");
-            }
-            self.text.push_str(s);
-        }
-        self.text.push('\n');
-    }
-
-    fn open(&mut self, s: impl AsRef<str>) {
-        self.line(s);
-        self.indent += 1;
-    }
-
-    fn close(&mut self, s: impl AsRef<str>) {
-        self.indent -= 1;
-        self.line(s);
-    }
-
-    fn doc(&mut self, lines: &[String]) {
-        for l in lines {
-            if l.is_empty() {
-                self.line("///");
-            } else {
-                self.line(format!("/// {l}"));
-            }
         }
     }
 }

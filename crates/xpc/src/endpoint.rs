@@ -236,15 +236,8 @@ impl<T: Transport> Caller<'_, T> {
 
     fn wait_reply(&mut self, id: u64, deadline: std::time::Instant) -> Result<Vec<u8>, XpcError> {
         loop {
+            let frame = self.next_frame(Some(deadline))?;
             let core = &mut *self.core;
-            core.transport.recv_into(&mut core.inbuf, Some(deadline))?;
-            let frame = match Frame::decode(&core.inbuf) {
-                Ok(f) => f,
-                Err(e) => {
-                    core.stats.refused += 1;
-                    return Err(e.into());
-                }
-            };
             match frame {
                 Frame::Reply { id: r, result } if r == id => {
                     return result.map_err(XpcError::Fault);
@@ -266,18 +259,22 @@ impl<T: Transport> Caller<'_, T> {
         }
     }
 
+    /// Receives and decodes the next frame; a malformed one is counted and
+    /// is an error.
+    fn next_frame(&mut self, deadline: Option<std::time::Instant>) -> Result<Frame, XpcError> {
+        let core = &mut *self.core;
+        core.transport.recv_into(&mut core.inbuf, deadline)?;
+        Frame::decode(&core.inbuf).map_err(|e| {
+            core.stats.refused += 1;
+            e.into()
+        })
+    }
+
     /// Waits for one call from the peer and serves it.
     fn serve(&mut self, deadline: Option<std::time::Instant>) -> Result<(), XpcError> {
         loop {
+            let frame = self.next_frame(deadline)?;
             let core = &mut *self.core;
-            core.transport.recv_into(&mut core.inbuf, deadline)?;
-            let frame = match Frame::decode(&core.inbuf) {
-                Ok(f) => f,
-                Err(e) => {
-                    core.stats.refused += 1;
-                    return Err(e.into());
-                }
-            };
             match frame {
                 Frame::Reply { id, .. } if core.abandoned.remove(&id) => {
                     core.stats.late += 1;

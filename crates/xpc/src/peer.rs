@@ -13,7 +13,9 @@
 
 use crate::endpoint::Endpoint;
 use crate::frame::Fault;
-use crate::shm::{Shm, Side};
+use crate::shm::{self, Shm, Side};
+use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Returns its arguments.
@@ -116,4 +118,23 @@ pub fn hold_lock(shm: &Shm, domain: crate::combolock::Domain, n: u32) -> bool {
         inside.store(0, Ordering::SeqCst);
     }
     ok
+}
+
+/// Starts a decaf process on a fresh shared region: `command` gets the
+/// region's descriptor number, then `mode`, as its next arguments. Returns
+/// the nucleus's end (whose liveness check is whether the process still
+/// runs) and the process.
+pub fn spawn(mut command: Command, mode: &[&str]) -> std::io::Result<(Shm, Arc<Mutex<Child>>)> {
+    use rustix::fd::AsRawFd;
+    let fd = shm::create()?;
+    let child = command.arg(fd.as_raw_fd().to_string()).args(mode).spawn()?;
+    let child = Arc::new(Mutex::new(child));
+    let c = child.clone();
+    let alive = move || {
+        c.lock()
+            .map(|mut c| matches!(c.try_wait(), Ok(None)))
+            .unwrap_or(false)
+    };
+    let end = Shm::open(&fd, Side::Nucleus, alive)?;
+    Ok((end, child))
 }

@@ -14,19 +14,8 @@ const T: Duration = Duration::from_secs(10);
 
 /// A decaf process and the nucleus's end of its channel.
 fn start() -> (Endpoint<Shm>, Arc<Mutex<Child>>) {
-    let fd = shm::create().expect("a memfd");
-    let child = Command::new(env!("CARGO_BIN_EXE_xpc-decaf-echo"))
-        .arg(fd.as_raw_fd().to_string())
-        .spawn()
+    let (shm, child) = xpc::peer::spawn(Command::new(env!("CARGO_BIN_EXE_xpc-decaf-echo")), &[])
         .expect("the decaf process starts");
-    let child = Arc::new(Mutex::new(child));
-    let c = child.clone();
-    let alive = move || {
-        c.lock()
-            .map(|mut c| matches!(c.try_wait(), Ok(None)))
-            .unwrap_or(false)
-    };
-    let shm = Shm::open(&fd, Side::Nucleus, alive).expect("the region maps");
     let mut ep = Endpoint::new(shm);
     ep.register(100, |_, args| {
         Ok(args.iter().map(|b| b.wrapping_add(1)).collect())
