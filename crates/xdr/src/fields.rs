@@ -135,6 +135,21 @@ impl Not for FieldMask {
     }
 }
 
+/// The type number of the XDR type called `name`: its 32-bit FNV-1a hash.
+/// An object crossing domains is named by its address and this number, so
+/// an embedded struct is told apart from its container at the same address.
+pub const fn type_id_of_name(name: &str) -> u32 {
+    let bytes = name.as_bytes();
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u32;
+        hash = hash.wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    hash
+}
+
 /// A struct whose fields can travel in subsets. Generated for every struct
 /// of up to 64 fields.
 pub trait Fields: Xdr {
@@ -151,6 +166,13 @@ pub trait Fields: Xdr {
     /// Reads the fields in `mask` into `self`, leaving the others as they
     /// are. On an error `self` is unchanged.
     fn decode_fields_into(&mut self, d: &mut Decoder<'_>, mask: FieldMask) -> Result<(), Error>;
+
+    /// The struct's type number across domains: [`type_id_of_name`] of
+    /// [`Fields::NAME`], so both sides of a call agree on it from the `.x`
+    /// file alone.
+    fn type_id() -> u32 {
+        type_id_of_name(Self::NAME)
+    }
 
     /// Every field.
     fn all_fields() -> FieldMask {
@@ -187,5 +209,19 @@ pub trait Fields: Xdr {
                 fields: Self::FIELD_NAMES.len(),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::type_id_of_name;
+
+    #[test]
+    fn type_ids_are_fnv1a() {
+        // Reference values of 32-bit FNV-1a.
+        assert_eq!(type_id_of_name(""), 0x811c_9dc5);
+        assert_eq!(type_id_of_name("a"), 0xe40c_292c);
+        assert_eq!(type_id_of_name("foobar"), 0xbf9c_f968);
+        assert_ne!(type_id_of_name("dev"), type_id_of_name("stats"));
     }
 }

@@ -54,5 +54,5 @@ pub use codec::Xdr;
 pub use decoder::{DEFAULT_MAX_DEPTH, Decoder};
 pub use encoder::Encoder;
 pub use error::Error;
-pub use fields::{Direction, FieldMask, Fields};
+pub use fields::{Direction, FieldMask, Fields, type_id_of_name};
 pub use objects::ObjRef;

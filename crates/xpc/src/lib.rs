@@ -9,12 +9,15 @@
 //! - [`shm`]: the cross-process transport (memfd rings, spin then futex);
 //! - [`endpoint`]: calls, nested calls, deadlines, serving;
 //! - [`tracker`]: the object tracker;
+//! - [`objects`]: generated XDR structs crossing by identity (address and
+//!   type), with field subsets, through the tracker;
 //! - [`combolock`]: the cross-domain lock;
 //! - [`peer`]: a decaf process for tests and benchmarks.
 
 pub mod combolock;
 pub mod endpoint;
 pub mod frame;
+pub mod objects;
 pub mod peer;
 pub mod shm;
 pub mod tracker;
@@ -22,5 +25,6 @@ pub mod transport;
 
 pub use endpoint::{Caller, Endpoint, Stats, XpcError};
 pub use frame::{Fault, Frame, FrameError};
+pub use objects::{Exports, ObjectError};
 pub use tracker::{ObjectTracker, Remote};
 pub use transport::{InProcess, Transport, TransportError, in_process};
