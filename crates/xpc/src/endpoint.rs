@@ -104,6 +104,9 @@ pub struct Core<T: Transport> {
     /// Reused buffers for outgoing and incoming frames.
     out: Vec<u8>,
     inbuf: Vec<u8>,
+    /// An instant and the coarse clock's reading then, to turn coarse
+    /// deadlines into instants without reading the precise clock per call.
+    epoch: (std::time::Instant, u64),
 }
 
 /// What a handler gets: the endpoint's channel and procedures, to call the
@@ -135,6 +138,7 @@ impl<T: Transport> Endpoint<T> {
                 stats: Stats::default(),
                 out: Vec::new(),
                 inbuf: Vec::new(),
+                epoch: (std::time::Instant::now(), now_us()),
             },
             handlers: Vec::new(),
         }
@@ -216,7 +220,11 @@ impl<T: Transport> Caller<'_, T> {
         core.next_id += 1;
         core.stats.calls += 1;
         let deadline_us = now_us().saturating_add(timeout.as_micros() as u64);
-        let deadline = std::time::Instant::now() + timeout;
+        // The same deadline as an instant, from the coarse clock (both
+        // clocks are CLOCK_MONOTONIC; the coarse one lags by at most a tick,
+        // so the deadline is late by at most a few milliseconds).
+        let (epoch, epoch_us) = core.epoch;
+        let deadline = epoch + Duration::from_micros(deadline_us.saturating_sub(epoch_us));
         let frame = Frame::Call {
             id,
             procedure,

@@ -447,8 +447,14 @@ impl Transport for Shm {
                 buf.resize(len, 0);
                 self.rx.read(self.head.wrapping_add(4), buf);
                 self.head = self.head.wrapping_add(footprint(len) as u32);
-                self.rx.head().store(self.head, Ordering::SeqCst);
-                if self.rx.room_waiters().load(Ordering::SeqCst) != 0 {
+                // A plain release store, not a fence: the sender waits for
+                // room only when the ring is full, and naps at most `NAP`
+                // between checks, so a wake-up missed by this unfenced
+                // check delays a full ring by one nap and loses nothing.
+                // Paying a fence on every frame for that rare case would
+                // cost every call.
+                self.rx.head().store(self.head, Ordering::Release);
+                if self.rx.room_waiters().load(Ordering::Relaxed) != 0 {
                     self.rx.room_seq().fetch_add(1, Ordering::SeqCst);
                     let _ = futex::wake(self.rx.room_seq(), futex::Flags::empty(), 1);
                 }
