@@ -19,6 +19,7 @@
 //! driver may call back (arm again) on the same thread. So `fired` and
 //! `cancelComplete` reach the driver in the order they were decided.
 
+use crate::outbox::{self, Outbox};
 use dingo::time::TimerId;
 use dingo::{Peer, Runtime, Wire};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -45,9 +46,7 @@ struct State {
     closed: bool,
     fired: u64,
     /// Replies decided, not yet delivered.
-    outbox: std::collections::VecDeque<Wire>,
-    /// A thread is delivering the outbox.
-    flushing: bool,
+    outbox: Outbox,
 }
 
 /// Serves one `Timer` port of one driver.
@@ -106,10 +105,7 @@ impl TimerService {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        match self.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        outbox::lock(&self.state)
     }
 
     /// Queues the reply to `request` (same port and path, from the provider).
@@ -119,24 +115,12 @@ impl TimerService {
         w.from_driver = false;
         w.nargs = 0;
         w.args = [0; dingo::wire::MAX_ARGS];
-        st.outbox.push_back(w);
+        st.outbox.push(w);
     }
 
-    /// Delivers queued replies in order, outside the lock, unless another
-    /// thread (or an outer call on this one) already does.
-    fn flush<'a>(&'a self, mut st: MutexGuard<'a, State>) {
-        if st.flushing {
-            return;
-        }
-        st.flushing = true;
-        while let Some(w) = st.outbox.pop_front() {
-            drop(st);
-            if let Some(d) = self.driver.get() {
-                d(w);
-            }
-            st = self.lock();
-        }
-        st.flushing = false;
+    /// Delivers queued replies in order, outside the lock.
+    fn flush<'a>(&'a self, st: MutexGuard<'a, State>) {
+        outbox::flush(&self.state, st, |s| &mut s.outbox, self.driver.get());
     }
 
     fn request(self: &Arc<Self>, w: Wire) {
