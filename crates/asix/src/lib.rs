@@ -1,0 +1,13 @@
+//! Drivers for the ASIX AX88772 USB 2.0 to 10/100 Ethernet adapter.
+//!
+//! - [`framing`]: the chip's bulk framing (shared by both drivers);
+//! - [`regs`]: vendor requests, register values, PHY registers;
+//! - [`driver`]: the Dingo driver ([`Ax88772`]);
+//! - [`adapter`]: a whole adapter (chip model, USB, bus driver, driver, OS end).
+
+pub mod adapter;
+pub mod driver;
+pub mod framing;
+pub mod regs;
+
+pub use driver::{Ax88772, Bug, Config, TX_QUEUE_LEN};
