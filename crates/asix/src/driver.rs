@@ -907,6 +907,10 @@ async fn sleep(io: &mut Io<Asix>, s: &mut State) -> Result<(), Abort> {
         s.queue_stopped = true;
         let _ = io.ports.eth.tx_stop_queue();
     }
+    // The PHY suspends with the chip: the carrier goes (phylink_suspend).
+    if s.enabled && s.link.take().is_some() {
+        let _ = io.ports.eth.link_down();
+    }
     s.asleep = true;
     abort_pipes(io, s, true).await;
     if s.lc_ending || s.usb_gone {
@@ -951,10 +955,7 @@ async fn wakeup(io: &mut Io<Asix>, s: &mut State) -> Result<(), Abort> {
     }
     let _ = io.ports.pm.wakeup_complete();
     if s.enabled {
-        if s.link.is_none() {
-            // The interface came back with the link down; report it as it
-            // comes up again.
-        }
+        // The link comes back with the PHY: the poll reports it.
         if s.queue_stopped && !s.tx_free.is_empty() {
             s.queue_stopped = false;
             let _ = io.ports.eth.tx_start_queue();
