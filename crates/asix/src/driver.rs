@@ -53,7 +53,8 @@ pub enum Bug {
     /// packets still in flight (the Lifecycle allows it, the
     /// EthernetController's `[tx_pending == 0]` does not).
     StopWithPacketsInFlight,
-    /// Deliver received frames even while the interface is disabled.
+    /// On `disable`, leave the receiver running and keep delivering the
+    /// frames it receives (`rxPacket` is legal only while enabled).
     RxWhileDisabled,
 }
 
@@ -674,7 +675,7 @@ async fn enable(io: &mut Io<Asix>, s: &mut State) -> Result<(), Abort> {
 
 async fn disable(io: &mut Io<Asix>, s: &mut State) -> Result<(), Abort> {
     s.enabled = false;
-    let receiver_off = if s.asleep {
+    let receiver_off = if s.asleep || s.cfg.bug == Some(Bug::RxWhileDisabled) {
         Ok(())
     } else {
         let r = vendor_write(io, s, regs::WRITE_RX_CTL, 0, 0, &[]).await;
@@ -782,7 +783,7 @@ fn rx_done(io: &mut Io<Asix>, s: &mut State, pipe: i64, urb: i64, status: i32) {
         s.rx_packets += delivered;
         s.rx_dropped += dropped;
     }
-    if s.enabled && !s.asleep && pipe == key(s, Kind::BulkIn) {
+    if deliver && !s.asleep && !s.lc_ending && pipe == key(s, Kind::BulkIn) {
         post_receives(io, s);
     }
 }

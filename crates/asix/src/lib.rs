@@ -3,11 +3,13 @@
 //! - [`framing`]: the chip's bulk framing (shared by both drivers);
 //! - [`regs`]: vendor requests, register values, PHY registers;
 //! - [`driver`]: the Dingo driver ([`Ax88772`]);
+//! - [`load`]: a closed-loop echo load (demo and benchmark);
 //! - [`adapter`]: a whole adapter (chip model, USB, bus driver, driver, OS end).
 
 pub mod adapter;
 pub mod driver;
 pub mod framing;
+pub mod load;
 pub mod regs;
 
 pub use driver::{Ax88772, Bug, Config, TX_QUEUE_LEN};

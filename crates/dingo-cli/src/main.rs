@@ -5,6 +5,7 @@
 //! dingo spec graph PATH... [...]    draw statecharts as Graphviz DOT or SVG
 //! dingo spec show  PATH... [...]    print states, messages, alphabets, spawn points
 //! dingo spec replay SPEC... TRACE   replay a trace through the component's observer
+//! dingo demo [--bug ...]          two AX88772 adapters under observers, with traffic
 //! dingo bench tingu [--json]        time the checker on the library and a 10k-state spec
 //! dingo bench observer [--json]     cost per message of an observer, next to no observer
 //! dingo bench dispatch [--json]     cost of delivering a message to a driver, next to a Mutex
@@ -32,6 +33,7 @@ mod bench;
 mod bench_dispatch;
 mod bench_observer;
 mod bench_xpc;
+mod demo;
 mod spec;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +52,9 @@ enum Command {
     /// Work with Tingu protocol specifications.
     #[command(subcommand)]
     Spec(spec::SpecCommand),
+    /// Two AX88772 adapters with the Dingo driver under observers, traffic
+    /// between them, and a live summary; `--bug` injects a protocol bug.
+    Demo(demo::DemoArgs),
     /// Run a benchmark (each compares against a baseline measured in the same run).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Spec(cmd) => spec::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Demo(args) => demo::run(args),
         Command::XpcPeer { args } => {
             return ExitCode::from(u8::try_from(xpc::peer::run(&args)).unwrap_or(2));
         }

@@ -211,6 +211,21 @@ fn demo(root: &Path) -> Result<(), String> {
             "heartbeat",
         ],
     )?;
+    // The AX88772 driver under its observers: two adapters with traffic
+    // and a live summary, then the same with a protocol bug injected, whose
+    // report the observer prints (exit code 1).
+    call(&["demo", "--seconds", "3"])?;
+    dingo_expecting(
+        root,
+        &[
+            "demo",
+            "--seconds",
+            "1",
+            "--bug",
+            "stop-with-packets-in-flight",
+        ],
+        1,
+    )?;
     call(&["spec", "check", "specs"])?;
     call(&["spec", "show", "specs", "--component", "asix"])?;
     // The observer: a legal session of the AX88772 driver's ports, then one
