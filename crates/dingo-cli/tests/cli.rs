@@ -288,3 +288,35 @@ fn the_demo_violation_is_reported_with_the_blocking_port() {
         assert!(s.contains(needle), "missing {needle:?} in\n{s}");
     }
 }
+
+#[test]
+fn the_demo_runs_traffic_under_observers_and_reports_an_injected_bug() {
+    let out = dingo(&["demo", "--seconds", "1", "--clients", "2"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("no protocol violation"), "{stdout}");
+    let done = stdout.lines().find(|l| l.starts_with("done:")).unwrap();
+    assert!(!done.starts_with("done: 0 round trips"), "{done}");
+
+    let out = dingo(&[
+        "demo",
+        "--seconds",
+        "1",
+        "--clients",
+        "2",
+        "--bug",
+        "stop-with-packets-in-flight",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("protocol violation"), "{stdout}");
+    assert!(stdout.contains("stopComplete"), "{stdout}");
+    assert!(stdout.contains("tx_pending"), "{stdout}");
+
+    let out = dingo(&["demo", "--frame", "59"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a frame shorter than 60 bytes is refused"
+    );
+}
