@@ -12,7 +12,7 @@
 //!                                                              AX88772 model ══ wire
 //! ```
 
-use crate::driver::{Ax88772, Bug, Config, TX_QUEUE_LEN};
+use crate::driver::{Ax88772, Bug, Config, RX_QUEUE_LEN, TX_QUEUE_LEN};
 use devices::ax88772::{self as model, Ax88772 as Chip};
 use dingo::wire::{Component, Wire};
 use dingo::{DriverHandle, Observe, Peer, Runtime};
@@ -52,7 +52,7 @@ impl Default for AdapterConfig {
     fn default() -> Self {
         AdapterConfig {
             chip: model::Config::default(),
-            rx_urbs: 16,
+            rx_urbs: RX_QUEUE_LEN,
             delay_percent: 100,
             poll_ms: 1000,
             bug: None,
@@ -77,7 +77,9 @@ pub struct Adapter {
     pub net: Arc<NetHost>,
     /// The timer service the driver uses.
     pub timer: Arc<TimerService>,
-    bus_lc: Receiver<Wire>,
+    /// The bus driver's lifecycle answers (in a mutex so that an adapter is
+    /// `Sync`, see [`crate::nic::Nic`]).
+    bus_lc: Mutex<Receiver<Wire>>,
     violations: Arc<Mutex<Vec<String>>>,
 }
 
@@ -157,7 +159,7 @@ impl Adapter {
             driver,
             net,
             timer,
-            bus_lc,
+            bus_lc: Mutex::new(bus_lc),
             violations,
         })
     }
@@ -168,6 +170,8 @@ impl Adapter {
         self.bus.deliver(BusEvent::Lc(Lc::Start).wire());
         let answer = self
             .bus_lc
+            .lock()
+            .map_err(|_| "the bus driver's answers are lost".to_string())?
             .recv_timeout(timeout)
             .map_err(|_| "the bus driver did not start".to_string())?;
         let _ = answer;

@@ -46,6 +46,11 @@ use usb::{SetupPacket, UrbId, UrbPool};
 /// (`NetHost`'s `tx_limit`).
 pub const TX_QUEUE_LEN: usize = 8;
 
+/// Bulk-IN URBs kept posted by default: 8 × 16 KiB, about 10 ms of
+/// full-size frames at 100 Mb/s on top of the chip's 16 KiB FIFO (usbnet
+/// posts 44 × 2 KiB, about the same memory).
+pub const RX_QUEUE_LEN: usize = 8;
+
 /// A protocol bug to put into the driver, to see the observer catch it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bug {
@@ -77,12 +82,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// Linux's timing, 16 receive URBs, no bug.
+    /// Linux's timing, `RX_QUEUE_LEN` receive URBs, no bug.
     pub fn new(packets: Arc<PacketPool>, urbs: UrbPool) -> Config {
         Config {
             packets,
             urbs,
-            rx_urbs: 16,
+            rx_urbs: RX_QUEUE_LEN,
             delay_percent: 100,
             poll_ms: 1000,
             bug: None,
@@ -802,12 +807,12 @@ async fn poll_phy(io: &mut Io<Asix>, s: &mut State) -> Result<(), Abort> {
     let up = bmsr & regs::BMSR_LSTATUS != 0 && bmsr & regs::BMSR_ANEGCOMPLETE != 0;
     if up && s.link.is_none() {
         let lpa = mdio_read(io, s, regs::MII_LPA).await?;
-        let (mbps, full) = regs::resolve(lpa, regs::ADVERTISE_ALL);
+        let (mbps, full, pause) = regs::resolve(lpa, regs::ADVERTISE_ALL);
         vendor_write(
             io,
             s,
             regs::WRITE_MEDIUM_MODE,
-            regs::medium_for(mbps, full),
+            regs::medium_for(mbps, full, pause),
             0,
             &[],
         )

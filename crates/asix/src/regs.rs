@@ -41,8 +41,14 @@ pub const SW_RESET: u8 = 0x20;
 /// Software PHY select (wValue).
 pub const SW_PHY_SELECT: u8 = 0x22;
 
-/// RX_CTL: start operation (receiver on) and accept broadcast: Linux's default.
-pub const RX_CTL_DEFAULT: u16 = 0x0088;
+/// RX_CTL: start operation (receiver on), accept broadcast (Linux's 0x0088)
+/// and the 16 KiB bulk-IN burst (MFB = 3). Linux keeps MFB at 2 KiB and one
+/// frame or so per 2048-byte transfer; the larger burst lets the chip pack
+/// about ten full-size frames into one transfer, which cuts the per-frame
+/// cost of the USB path by as much (device-facts §2.5.1).
+pub const RX_CTL_DEFAULT: u16 = 0x0088 | RX_CTL_MFB_16K;
+/// RX_CTL: maximum bulk-IN burst 16 KiB (bits 9:8 = 3).
+pub const RX_CTL_MFB_16K: u16 = 0x0300;
 /// RX_CTL: promiscuous.
 pub const RX_CTL_PRO: u16 = 0x0001;
 /// RX_CTL: all multicast.
@@ -98,8 +104,11 @@ pub const BMCR_ANRESTART: u16 = 1 << 9;
 pub const BMSR_LSTATUS: u16 = 1 << 2;
 /// BMSR: autonegotiation complete.
 pub const BMSR_ANEGCOMPLETE: u16 = 1 << 5;
-/// ADVERTISE: 10/100 half/full and CSMA.
-pub const ADVERTISE_ALL: u16 = 0x01E1;
+/// ADVERTISE: 10/100 half/full, CSMA and symmetric pause.
+pub const ADVERTISE_ALL: u16 = 0x01E1 | ADVERTISE_PAUSE;
+/// ADVERTISE/LPA: symmetric pause (flow control), which phylink advertises
+/// for the 772's MAC.
+pub const ADVERTISE_PAUSE: u16 = 0x0400;
 /// LPA: 100BASE-TX full duplex.
 pub const LPA_100FULL: u16 = 0x0100;
 /// LPA: 100BASE-TX half duplex.
@@ -109,8 +118,9 @@ pub const LPA_10FULL: u16 = 0x0040;
 
 /// Bytes of an interrupt-endpoint status packet; byte 2 bit 0 is the link.
 pub const STATUS_LEN: usize = 8;
-/// Bulk-IN URB size Linux uses (with MFB = 2 KiB).
-pub const RX_URB_SIZE: usize = 2048;
+/// Bulk-IN URB size: one full burst (MFB = 16 KiB; Linux uses 2048 with
+/// MFB = 2 KiB).
+pub const RX_URB_SIZE: usize = 16384;
 /// The bulk endpoints' max packet size at high speed.
 pub const BULK_MAX_PACKET: usize = 512;
 
@@ -126,8 +136,14 @@ pub mod ep {
     pub const BULK_OUT: u8 = 0x03;
 }
 
-/// The medium mode for a link of `mbps` and duplex.
-pub fn medium_for(mbps: u32, full_duplex: bool) -> u16 {
+/// Medium mode: RX flow control (honour PAUSE frames).
+pub const MEDIUM_RFC: u16 = 0x0010;
+/// Medium mode: TX flow control (send PAUSE frames).
+pub const MEDIUM_TFC: u16 = 0x0020;
+
+/// The medium mode for a link of `mbps`, duplex and pause, as phylink's
+/// `mac_link_up` writes it.
+pub fn medium_for(mbps: u32, full_duplex: bool, pause: bool) -> u16 {
     let mut m = MEDIUM_AC | MEDIUM_RE;
     if full_duplex {
         m |= MEDIUM_FD;
@@ -135,13 +151,18 @@ pub fn medium_for(mbps: u32, full_duplex: bool) -> u16 {
     if mbps >= 100 {
         m |= MEDIUM_PS;
     }
+    if pause {
+        m |= MEDIUM_RFC | MEDIUM_TFC;
+    }
     m
 }
 
-/// Speed and duplex from the link partner's abilities (LPA & ADVERTISE).
-pub fn resolve(lpa: u16, advertise: u16) -> (u32, bool) {
+/// Speed, duplex and flow control from the link partner's abilities
+/// (LPA & ADVERTISE). Pause needs full duplex and both sides' symmetric
+/// pause bit.
+pub fn resolve(lpa: u16, advertise: u16) -> (u32, bool, bool) {
     let common = lpa & advertise;
-    if common & LPA_100FULL != 0 {
+    let (mbps, full) = if common & LPA_100FULL != 0 {
         (100, true)
     } else if common & LPA_100HALF != 0 {
         (100, false)
@@ -149,5 +170,6 @@ pub fn resolve(lpa: u16, advertise: u16) -> (u32, bool) {
         (10, true)
     } else {
         (10, false)
-    }
+    };
+    (mbps, full, full && common & ADVERTISE_PAUSE != 0)
 }

@@ -77,6 +77,26 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Packets per second and round-trip latency through a pair of AX88772
+    /// adapters for several client counts: the Dingo driver (with and
+    /// without observers) next to its native, lock-based twin.
+    Net {
+        /// Concurrent clients, comma separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4, 8, 16, 32])]
+        clients: Vec<usize>,
+        /// Seconds per case.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+        /// Bytes per frame (60 to 1514).
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(60..=1514))]
+        frame: u16,
+        /// The wire's rate in Mb/s; 0 (the default) for no limit.
+        #[arg(long, default_value_t = 0)]
+        rate_mbps: u64,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time to load, parse and check the spec library and a generated large spec.
     Tingu {
         /// The spec library folder.
@@ -99,6 +119,13 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Xpc { calls, runs, json } => crate::bench_xpc::run(calls, runs, json),
+        BenchCommand::Net {
+            clients,
+            seconds,
+            frame,
+            rate_mbps,
+            json,
+        } => crate::bench_net::run(&clients, seconds, usize::from(frame), rate_mbps, json),
         BenchCommand::Dispatch {
             messages,
             runs,

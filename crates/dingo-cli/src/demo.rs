@@ -85,7 +85,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let wire = if args.rate_mbps == 0 {
         LinkConfig::unthrottled()
     } else {
-        LinkConfig::with_rate(args.rate_mbps * 1_000_000)
+        LinkConfig {
+            rate_bps: Some(args.rate_mbps * 1_000_000),
+            ..LinkConfig::fast_ethernet()
+        }
     };
     let link = Link::new(wire)?;
     for (end, adapter) in [(link.a(), &a), (link.b(), &b)] {

@@ -9,6 +9,7 @@
 //! dingo bench tingu [--json]        time the checker on the library and a 10k-state spec
 //! dingo bench observer [--json]     cost per message of an observer, next to no observer
 //! dingo bench dispatch [--json]     cost of delivering a message to a driver, next to a Mutex
+//! dingo bench net [--json]          AX88772 pair: Dingo driver next to its native twin
 //! dingo bench xpc [--json]          cost of an XPC call, next to raw spin and futex round trips
 //! ```
 
@@ -31,6 +32,7 @@ macro_rules! out {
 
 mod bench;
 mod bench_dispatch;
+mod bench_net;
 mod bench_observer;
 mod bench_xpc;
 mod demo;

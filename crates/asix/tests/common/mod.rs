@@ -35,9 +35,17 @@ pub struct Pair {
 }
 
 pub fn pair(link: LinkConfig) -> Pair {
+    pair_with(link, |_| {})
+}
+
+/// A pair whose adapters' configurations `tune` adjusts first.
+pub fn pair_with(link: LinkConfig, tune: impl Fn(&mut AdapterConfig)) -> Pair {
     let rt = Runtime::new();
-    let a = Adapter::new(&rt, config(1)).unwrap();
-    let b = Adapter::new(&rt, config(2)).unwrap();
+    let (mut ca, mut cb) = (config(1), config(2));
+    tune(&mut ca);
+    tune(&mut cb);
+    let a = Adapter::new(&rt, ca).unwrap();
+    let b = Adapter::new(&rt, cb).unwrap();
     let link = Link::new(link).unwrap();
     link.a().attach(a.chip.clone());
     link.b().attach(b.chip.clone());

@@ -43,6 +43,7 @@ mod descriptors;
 mod eeprom;
 mod faults;
 mod filter;
+pub mod pause;
 mod phy;
 mod registers;
 mod rx;
@@ -180,14 +181,23 @@ impl Ax88772 {
     /// Run `f` on the state (brought up to date with the clock first), then
     /// notify the IN endpoints it woke, with the lock released.
     fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        let (result, wake, suspended) = {
+        let (result, wake, suspended, pause) = {
             let mut state = lock(&self.state);
             state.refresh_link();
             let result = f(&mut state);
-            (result, state.wake.take(), state.usb.suspended)
+            let pause = state.pause.outgoing.take().and_then(|q| {
+                state
+                    .wire
+                    .clone()
+                    .map(|w| (w, pause::frame(state.regs.node_id, q)))
+            });
+            (result, state.wake.take(), state.usb.suspended, pause)
         };
         if !suspended {
             self.notify(&wake);
+        }
+        if let Some((wire, frame)) = pause {
+            wire.send_frame(&frame);
         }
         result
     }
@@ -201,6 +211,19 @@ impl Ax88772 {
             for &endpoint in endpoints {
                 notifier(endpoint);
             }
+        }
+    }
+
+    /// Holds transmission while the link partner has paused it (RFC set),
+    /// at most as long as the longest pause lasts in real time.
+    fn wait_while_paused(&self) {
+        let give_up = std::time::Instant::now() + Duration::from_millis(400);
+        loop {
+            let left = self.with_state(|state| state.pause_remaining());
+            if left.is_zero() || std::time::Instant::now() >= give_up {
+                return;
+            }
+            std::thread::sleep(left.min(Duration::from_micros(200)));
         }
     }
 
@@ -330,6 +353,7 @@ impl UsbDevice for Ax88772 {
         })?;
         if let Some(wire) = wire {
             for frame in &frames {
+                self.wait_while_paused();
                 wire.send_frame(frame);
             }
         }

@@ -228,6 +228,13 @@ enum Refusal {
 impl State {
     /// A frame arrives from the wire.
     pub(crate) fn receive_from_wire(&mut self, frame: &[u8]) {
+        // MAC-control frames are the MAC's own business (flow control).
+        if self.phy.link_up() && super::pause::is_mac_control(frame) {
+            if let Some(quanta) = super::pause::parse(frame) {
+                self.pause_received(quanta);
+            }
+            return;
+        }
         if let Err(refusal) = self.admit(frame) {
             self.count_refusal(refusal);
             return;
@@ -255,6 +262,7 @@ impl State {
         self.stats.rx_frames += 1;
         self.stats.rx_bytes += frame.len() as u64;
         self.wake.bulk_in = true;
+        self.pause_check_fifo();
     }
 
     fn admit(&self, frame: &[u8]) -> Result<(), Refusal> {
@@ -313,6 +321,7 @@ impl State {
         buf[..bytes.len()].copy_from_slice(&bytes);
         self.stats.bulk_in_transfers += 1;
         self.stats.bulk_in_bytes += bytes.len() as u64;
+        self.pause_check_fifo();
         InPoll::Ready(bytes.len())
     }
 

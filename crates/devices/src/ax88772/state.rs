@@ -50,6 +50,10 @@ pub(crate) struct State {
     pub(crate) stats: Stats,
     pub(crate) wire: Option<Arc<dyn FrameSink>>,
     pub(crate) wake: Wake,
+    /// Flow control (PAUSE frames).
+    pub(crate) pause: super::pause::Pause,
+    /// The RX FIFO's size in bytes.
+    pub(crate) rx_fifo_capacity: usize,
 }
 
 impl State {
@@ -73,6 +77,8 @@ impl State {
             stats: Stats::default(),
             wire: None,
             wake: Wake::default(),
+            pause: super::pause::Pause::default(),
+            rx_fifo_capacity: config.rx_fifo_bytes,
         };
         state.refresh_link();
         state

@@ -74,4 +74,8 @@ pub struct Stats {
     pub rx_fifo_frames: u64,
     /// Bytes waiting in the RX FIFO now, as framed for bulk IN.
     pub rx_fifo_bytes: u64,
+    /// PAUSE frames received from the link partner.
+    pub pause_received: u64,
+    /// PAUSE frames sent (stop and go).
+    pub pause_sent: u64,
 }
