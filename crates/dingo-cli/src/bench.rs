@@ -84,9 +84,12 @@ pub enum BenchCommand {
         /// Concurrent clients, comma separated.
         #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4, 8, 16, 32])]
         clients: Vec<usize>,
-        /// Seconds per case.
+        /// Seconds per run.
         #[arg(long, default_value_t = 1.0)]
         seconds: f64,
+        /// Runs per case, the variants taking turns (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
         /// Bytes per frame (60 to 1514).
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(60..=1514))]
         frame: u16,
@@ -122,10 +125,11 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Net {
             clients,
             seconds,
+            runs,
             frame,
             rate_mbps,
             json,
-        } => crate::bench_net::run(&clients, seconds, usize::from(frame), rate_mbps, json),
+        } => crate::bench_net::run(&clients, seconds, runs, usize::from(frame), rate_mbps, json),
         BenchCommand::Dispatch {
             messages,
             runs,
