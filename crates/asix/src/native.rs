@@ -898,14 +898,7 @@ impl NativeAx88772 {
         index: u16,
         length: u16,
     ) -> Result<Vec<u8>, i32> {
-        let setup = SetupPacket {
-            request_type: regs::VENDOR_IN,
-            request,
-            value,
-            index,
-            length,
-        };
-        let v = self.control(setup, &[])?;
+        let v = self.control(regs::vendor_in(request, value, index, length), &[])?;
         if v.len() < usize::from(length) {
             return Err(ENODATA);
         }
@@ -913,13 +906,7 @@ impl NativeAx88772 {
     }
 
     fn vendor_write(&self, request: u8, value: u16, index: u16, data: &[u8]) -> Result<(), i32> {
-        let setup = SetupPacket {
-            request_type: regs::VENDOR_OUT,
-            request,
-            value,
-            index,
-            length: data.len().min(64) as u16,
-        };
+        let setup = regs::vendor_out(request, value, index, data.len().min(64) as u16);
         self.control(setup, data).map(|_| ())
     }
 

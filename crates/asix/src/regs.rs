@@ -1,6 +1,30 @@
 //! AX88772 vendor requests, register values and PHY registers
 //! (device-facts §2.4, §2.5, §2.13), named as Linux names them.
 
+use usb::SetupPacket;
+
+/// The SETUP packet of a vendor read of `length` bytes (device-facts §2.3).
+pub fn vendor_in(request: u8, value: u16, index: u16, length: u16) -> SetupPacket {
+    SetupPacket {
+        request_type: VENDOR_IN,
+        request,
+        value,
+        index,
+        length,
+    }
+}
+
+/// The SETUP packet of a vendor write of `length` data bytes.
+pub fn vendor_out(request: u8, value: u16, index: u16, length: u16) -> SetupPacket {
+    SetupPacket {
+        request_type: VENDOR_OUT,
+        request,
+        value,
+        index,
+        length,
+    }
+}
+
 /// bmRequestType of a vendor read (device to host).
 pub const VENDOR_IN: u8 = 0xC0;
 /// bmRequestType of a vendor write (host to device).

@@ -22,7 +22,7 @@
 //!  device at end A                                         device at end B
 //!  ───────────────                                         ───────────────
 //!  tx: LinkEnd A ──send_frame──▶ [ tx queue A→B ] ──▶ thread "a>b" ──▶ rx sink attached at B
-//!        ▲  blocks while full      (tx_queue_frames)    sleep+spin until
+//!        ▲  blocks while full      (tx_queue_frames)    sleep until
 //!        │  (≤ max_block, then                          the frame's last bit
 //!        │   drop + count)                              has "arrived"
 //!  rx sink attached at A ◀── thread "b>a" ◀── [ tx queue B→A ] ◀──send_frame── tx: LinkEnd B
@@ -41,8 +41,9 @@
 //! and the frame has been queued, whichever is later, and is delivered when
 //! its last bit would arrive (store and forward). Late wake-ups are caught up
 //! by the schedule, so the long-run rate is exact and never above the limit.
-//! Pacing sleeps until shortly before the deadline and spins (yielding) for
-//! the rest, for accuracy at the cost of some CPU while traffic flows.
+//! Pacing sleeps until the deadline (never spins: on a machine with few
+//! cores a spinning wire would take the CPU from the devices and drivers it
+//! serves); a late wake-up delivers at once and the schedule catches up.
 //!
 //! **Back-pressure**: when the queue is full, the sender's `send_frame`
 //! blocks until a slot frees. It never blocks longer than
@@ -87,8 +88,6 @@ pub const MIN_FRAME_BYTES: usize = 60;
 /// 100BASE-TX line rate (the AX88772's), in bits per second.
 pub const FAST_ETHERNET_BPS: u64 = 100_000_000;
 
-/// Sleep only until this long before a deadline, then spin.
-const SPIN_WINDOW: Duration = Duration::from_micros(200);
 /// Longest single sleep, so a stopping link is noticed quickly.
 const MAX_SLEEP: Duration = Duration::from_millis(10);
 
@@ -395,23 +394,18 @@ impl Shared {
         }
     }
 
-    /// Waits until `deadline`: sleeps, then spins the last stretch. Returns
-    /// false if the direction was closed meanwhile.
+    /// Sleeps until `deadline`. Returns false if the direction was closed
+    /// meanwhile.
     fn pace_until(&self, dir: &Direction, deadline: Instant) -> bool {
         loop {
             let now = Instant::now();
             if now >= deadline {
                 return true;
             }
-            let left = deadline - now;
-            if left > SPIN_WINDOW {
-                if lock(&dir.queue).closed {
-                    return false;
-                }
-                thread::sleep((left - SPIN_WINDOW).min(MAX_SLEEP));
-            } else {
-                thread::yield_now();
+            if lock(&dir.queue).closed {
+                return false;
             }
+            thread::sleep((deadline - now).min(MAX_SLEEP));
         }
     }
 }
