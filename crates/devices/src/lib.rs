@@ -5,3 +5,4 @@
 //!   attached to an Ethernet wire through [`netwire::FrameSink`].
 
 pub mod ax88772;
+pub mod rtl8139;
