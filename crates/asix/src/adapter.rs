@@ -18,8 +18,9 @@ use dingo::wire::{Component, Wire};
 use dingo::{DriverHandle, Observe, Peer, Runtime};
 use dingo_host::TimerService;
 use dingo_host::net::{NetHost, NetPorts, PacketPool};
+use netwire::LinkEnd;
 use spec_observers::asix::Asix;
-use spec_observers::lifecycle::In as Lc;
+use spec_observers::lifecycle::{In as Lc, Out as LcOut};
 use spec_observers::usb_bus::{Event as BusEvent, UsbBus};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
@@ -173,8 +174,10 @@ impl Adapter {
             .lock()
             .map_err(|_| "the bus driver's answers are lost".to_string())?
             .recv_timeout(timeout)
-            .map_err(|_| "the bus driver did not start".to_string())?;
-        let _ = answer;
+            .map_err(|_| "the bus driver did not answer `start`".to_string())?;
+        if LcOut::from_parts(answer.message, answer.args()) != Some(LcOut::StartComplete) {
+            return Err(format!("the bus driver did not start: {answer:?}"));
+        }
         self.net.start(timeout)?;
         self.net.enable(timeout)
     }
@@ -201,4 +204,17 @@ impl Adapter {
             .map(|v| v.clone())
             .unwrap_or_default()
     }
+}
+
+/// Plugs a chip into one end of a wire: frames cross both ways, and the
+/// chip has carrier while both ends of the wire are plugged in.
+pub fn plug(chip: &Arc<Chip>, end: LinkEnd) {
+    end.attach(chip.clone());
+    chip.attach_wire(Arc::new(end.clone()));
+    let weak = Arc::downgrade(chip);
+    end.on_carrier_change(move |carrier| {
+        if let Some(chip) = weak.upgrade() {
+            chip.set_carrier(carrier);
+        }
+    });
 }

@@ -129,11 +129,10 @@ pub fn run(a: Side, b: Side, config: LoadConfig, progress: Arc<Progress>) -> Loa
     // B echoes every request.
     let b_tx = b.transmit.clone();
     (b.set_receiver)(Arc::new(move |f: &[u8]| {
-        if let Some((REQUEST, client, seq)) = parse(f) {
+        if let Some((REQUEST, _, _)) = parse(f) {
             let mut echo = f.to_vec();
             echo[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, ECHO]);
             echo[14] = ECHO;
-            let _ = (client, seq);
             let _ = b_tx(&echo);
         }
     }));

@@ -9,7 +9,7 @@
 //! echoes it, the client waits for the echo. The wire has no rate limit by
 //! default, so the drivers (not the wire) are what is measured.
 
-use asix::adapter::{Adapter, AdapterConfig};
+use asix::adapter::{Adapter, AdapterConfig, plug};
 use asix::load::{self, LoadConfig, LoadReport, Progress};
 use asix::native::{NativeAdapter, NativeAdapterConfig};
 use asix::nic::load_side;
@@ -72,10 +72,8 @@ fn case(variant: Variant, clients: usize, cfg: LoadConfig, rate_mbps: u64) -> Re
             cb.chip.mac[5] = 2;
             let a = Arc::new(NativeAdapter::new(ca)?);
             let b = Arc::new(NativeAdapter::new(cb)?);
-            for (end, chip) in [(link.a(), a.chip.clone()), (link.b(), b.chip.clone())] {
-                end.attach(chip.clone());
-                chip.attach_wire(Arc::new(end));
-            }
+            plug(&a.chip, link.a());
+            plug(&b.chip, link.b());
             a.bring_up()?;
             b.bring_up()?;
             if !a.driver.wait_link(true, t) || !b.driver.wait_link(true, t) {
@@ -95,10 +93,8 @@ fn case(variant: Variant, clients: usize, cfg: LoadConfig, rate_mbps: u64) -> Re
             cb.chip.mac[5] = 2;
             let a = Arc::new(Adapter::new(&rt, ca)?);
             let b = Arc::new(Adapter::new(&rt, cb)?);
-            for (end, chip) in [(link.a(), a.chip.clone()), (link.b(), b.chip.clone())] {
-                end.attach(chip.clone());
-                chip.attach_wire(Arc::new(end));
-            }
+            plug(&a.chip, link.a());
+            plug(&b.chip, link.b());
             a.bring_up(t)?;
             b.bring_up(t)?;
             if !a.net.wait_link(true, t) || !b.net.wait_link(true, t) {

@@ -8,8 +8,9 @@
 //! bug into the first adapter's driver; the run then ends the way that
 //! exposes it, and the observer's report is printed (exit code 1).
 
-use asix::adapter::{Adapter, AdapterConfig};
-use asix::load::{self, LoadConfig, Progress, Side};
+use asix::adapter::{Adapter, AdapterConfig, plug};
+use asix::load::{self, LoadConfig, Progress};
+use asix::nic::load_side;
 use clap::{Args, ValueEnum};
 use dingo::Runtime;
 use netwire::{Link, LinkConfig};
@@ -49,15 +50,6 @@ enum BugArg {
     RxWhileDisabled,
 }
 
-fn side(adapter: &Adapter) -> Side {
-    let net = adapter.net.clone();
-    let rx = adapter.net.clone();
-    Side {
-        transmit: Arc::new(move |f: &[u8]| net.transmit(f)),
-        set_receiver: Box::new(move |on| rx.set_receiver(on)),
-    }
-}
-
 fn checked(adapter: &Adapter) -> u64 {
     let driver = adapter.driver.with_observer(|o| o.checked()).unwrap_or(0);
     let bus = adapter.bus.with_observer(|o| o.checked()).unwrap_or(0);
@@ -80,8 +72,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     config_a.chip.mac[5] = 0xA1;
     let mut config_b = base;
     config_b.chip.mac[5] = 0xB2;
-    let a = Adapter::new(&rt, config_a)?;
-    let b = Adapter::new(&rt, config_b)?;
+    let a = Arc::new(Adapter::new(&rt, config_a)?);
+    let b = Arc::new(Adapter::new(&rt, config_b)?);
     let wire = if args.rate_mbps == 0 {
         LinkConfig::unthrottled()
     } else {
@@ -91,10 +83,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         }
     };
     let link = Link::new(wire)?;
-    for (end, adapter) in [(link.a(), &a), (link.b(), &b)] {
-        end.attach(adapter.chip.clone());
-        adapter.chip.attach_wire(Arc::new(end.clone()));
-    }
+    plug(&a.chip, link.a());
+    plug(&b.chip, link.b());
     let t = Duration::from_secs(5);
     outln!(
         "dingo demo: two AX88772 adapters, each: chip model -> simulated USB -> bus driver -> Dingo AX88772 driver -> OS, every driver under its observer"
@@ -137,7 +127,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         duration: Duration::from_secs(args.seconds.max(1)),
         timeout: Duration::from_millis(200),
     };
-    let (sa, sb) = (side(&a), side(&b));
+    let (sa, sb) = (load_side(a.clone()), load_side(b.clone()));
     let p = progress.clone();
     let load = std::thread::scope(|s| {
         let runner = s.spawn(move || load::run(sa, sb, cfg, p));

@@ -248,6 +248,29 @@ impl Drop for VethPair {
     }
 }
 
+/// The rule for tests that need namespaces: `true` when they can run here,
+/// that is when [`can_use_netns`] and the test's own check `also` (say, a
+/// tool it needs) pass; stale namespaces of dead test processes are
+/// cleaned up first. When they cannot, a test skips with the reason on
+/// standard error (past the test harness's capture), except under
+/// `CI=true`, where it panics: no root test may skip in CI.
+pub fn root_tests_can_run(also: impl FnOnce() -> Result<(), String>) -> bool {
+    match can_use_netns().and_then(|()| also()) {
+        Ok(()) => {
+            let _ = cleanup_stale();
+            true
+        }
+        Err(reason) => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("root test cannot run under CI=true: {reason}");
+            }
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "skipping root test: {reason}");
+            false
+        }
+    }
+}
+
 /// Whether this process can make TAP devices in network namespaces: running
 /// as root, `/dev/net/tun` opens read-write, `ip` runs, and a namespace can
 /// be created (and is deleted again). `Err` says which is missing.

@@ -5,7 +5,6 @@
 //! reason, unless `CI=true`, where they fail instead.
 //! Debian packages: iproute2 (`ip`), iputils-ping (`ping`).
 
-use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,28 +13,16 @@ use netwire::netns::{self, NetNs, VethPair, unique_name};
 use netwire::pcap::Capture;
 use netwire::{End, FrameSink, Link, LinkConfig, Tap, TapSink};
 
-/// Whether the root tests can run here; panics under CI when they cannot.
+/// Whether the root tests can run here, `ping` included (see
+/// `netns::root_tests_can_run`).
 fn root_env() -> bool {
-    let ping = || match Command::new("ping").arg("-V").stdin(Stdio::null()).output() {
-        Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(format!("`ping -V` failed: {}", o.status)),
-        Err(e) => Err(format!("cannot run `ping` (install iputils-ping): {e}")),
-    };
-    match netwire::can_use_netns().and_then(|()| ping()) {
-        Ok(()) => {
-            let _ = netns::cleanup_stale();
-            true
+    netns::root_tests_can_run(|| {
+        match Command::new("ping").arg("-V").stdin(Stdio::null()).output() {
+            Ok(o) if o.status.success() => Ok(()),
+            Ok(o) => Err(format!("`ping -V` failed: {}", o.status)),
+            Err(e) => Err(format!("cannot run `ping` (install iputils-ping): {e}")),
         }
-        Err(reason) => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("root test cannot run under CI=true: {reason}");
-            }
-            // Straight to stderr, past the test harness's output capture, so
-            // the reason shows even though the test passes.
-            let _ = writeln!(std::io::stderr(), "skipping root test: {reason}");
-            false
-        }
-    }
+    })
 }
 
 macro_rules! require_root {

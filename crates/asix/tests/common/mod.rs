@@ -2,7 +2,7 @@
 //! joined by an in-process wire, and frames to send across.
 #![allow(dead_code)]
 
-use asix::adapter::{Adapter, AdapterConfig};
+use asix::adapter::{Adapter, AdapterConfig, plug};
 use dingo::Runtime;
 use netwire::{Link, LinkConfig};
 use std::sync::Arc;
@@ -47,14 +47,9 @@ pub fn pair_with(link: LinkConfig, tune: impl Fn(&mut AdapterConfig)) -> Pair {
     let a = Adapter::new(&rt, ca).unwrap();
     let b = Adapter::new(&rt, cb).unwrap();
     let link = Link::new(link).unwrap();
-    link.a().attach(a.chip.clone());
-    link.b().attach(b.chip.clone());
-    a.chip.attach_wire(Arc::new(link.a()));
-    b.chip.attach_wire(Arc::new(link.b()));
     // The cable: a chip has carrier while both ends are plugged in.
-    for (end, chip) in [(link.a(), a.chip.clone()), (link.b(), b.chip.clone())] {
-        end.on_carrier_change(move |carrier| chip.set_carrier(carrier));
-    }
+    plug(&a.chip, link.a());
+    plug(&b.chip, link.b());
     let (ta, rx_a) = mpsc::channel();
     let (tb, rx_b) = mpsc::channel();
     let ta = std::sync::Mutex::new(ta);
