@@ -75,3 +75,26 @@ impl Transport for InProcess {
         }
     }
 }
+
+/// A transport chosen at run time (e.g. in-process or shared memory).
+impl Transport for Box<dyn Transport> {
+    fn send(&mut self, frame: Vec<u8>) -> Result<(), TransportError> {
+        (**self).send(frame)
+    }
+
+    fn recv(&mut self, deadline: Option<Instant>) -> Result<Vec<u8>, TransportError> {
+        (**self).recv(deadline)
+    }
+
+    fn send_bytes(&mut self, frame: &[u8]) -> Result<(), TransportError> {
+        (**self).send_bytes(frame)
+    }
+
+    fn recv_into(
+        &mut self,
+        buf: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> Result<(), TransportError> {
+        (**self).recv_into(buf, deadline)
+    }
+}

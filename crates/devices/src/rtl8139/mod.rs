@@ -7,14 +7,19 @@
 //!   driver                              Rtl8139                        wire
 //!   config_read/write ─────▶ ┌────────────────────────────────┐
 //!   read/write8/16/32 ─────▶ │ registers (§3.2/3.3), EEPROM   │
-//!     (BAR0 I/O, BAR1 MMIO)  │ TSD/TSAD ──DMA read──▶ TX ─────┼──▶ FrameSink
-//!   irq handler(level) ◀──── │ ISR & IMR                      │
-//!                            │ RX ring ◀─DMA write── filter ◀─┼─── send_frame
+//!     (BAR0 I/O, BAR1 MMIO)  │ TSD/TSAD ──DMA read──▶ TX ─────┼──┬──▶ FrameSink
+//!   irq handler(level) ◀──── │ ISR & IMR                      │  ▼
+//!                            │                                │  pcap Capture
+//!                            │                                │  ▲
+//!                            │ RX ring ◀─DMA write── filter ◀─┼──┴── faults ◀── send_frame
 //!                            └────────────────────────────────┘
 //! ```
 //!
 //! Modules: `regs` (offsets and bits), `state` (the lock's contents and
-//! byte-level register behaviour), `eeprom` (93C46 bit-bang), `tx`, `rx`.
+//! byte-level register behaviour), `eeprom` (93C46 bit-bang), `tx`, `rx`,
+//! `dma` (bus-master accesses), `faults` (fault injection), `capture` (what
+//! goes to the pcap capture and the wire once the lock is released),
+//! `stats`.
 //!
 //! # Behaviour chosen where the facts are silent
 //!
@@ -25,8 +30,8 @@
 //! - A TSD written out of turn waits until the round robin reaches it
 //!   (§3.4 item 1); a pending TSD is sent when TE is enabled.
 //! - Transmit and receive need PCI bus mastering; without it, or when a DMA
-//!   access fails, a transmit aborts (TSD.TABT, ISR.TER) and a received frame
-//!   is dropped with ISR.SERR. BAR0 needs I/O decoding and BAR1 memory
+//!   access fails (`Faults::dma_fail` included), a transmit aborts (TSD.TABT,
+//!   ISR.TER) and a received frame is dropped with ISR.SERR. BAR0 needs I/O decoding and BAR1 memory
 //!   decoding enabled in the command register, else reads are all ones.
 //! - Frames are not received while RE is clear or the link is down; frames
 //!   over 1792 bytes are dropped. There is no timer (TCTR reads 0), no
@@ -35,20 +40,53 @@
 //! - The IRQ handler is called outside the lock, on changes of level only;
 //!   with several threads accessing the device, notifications of
 //!   concurrent changes may arrive out of order.
+//! - A frame with a bad CRC (only a corrupted one: see [`Faults`]) passes
+//!   the address filter first, then sets ISR.RER. With RCR.AER clear it is
+//!   dropped; with AER set it is stored with the header's CRC bit and its
+//!   address bits, without the ROK bit, and without ISR.ROK. The FCS stored
+//!   after it is the one it carried (the sender's), not one that matches.
+//!   RCR.AR is stored but has no effect: short frames are padded.
+//! - Faults ([`Faults`], [`Rtl8139::set_faults`]): receive faults act on the
+//!   wire before the chip sees the frame (a dropped frame is not even
+//!   counted as disabled or filtered). A transmitter stall holds every
+//!   pending descriptor as written, even while the driver rewrites TSDs or
+//!   TE; CR.RST ends it (and clears `tx_hang`), and clearing `tx_hang`
+//!   sends the held frames at once. An injected abort applies to a
+//!   transmit whose frame was fetched, so it is counted once per frame that
+//!   would have been sent. `dma_fail` fails every bus-master access before
+//!   it reaches memory; the chip reacts as to any failed access.
+//! - The capture ([`Rtl8139::set_capture`]) records, outside the lock,
+//!   received frames as they arrived (after the wire's faults: a dropped
+//!   frame is missing, a corrupted one has its byte flipped; before padding
+//!   and before every check of the chip, link and RE included) and
+//!   transmitted frames as they go on the wire (whether or not one is
+//!   attached). Records from concurrent threads may interleave in either
+//!   order.
 
+mod capture;
+mod dma;
 mod eeprom;
+mod faults;
 pub mod regs;
 mod rx;
 mod state;
+mod stats;
 mod tx;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use hal::{Bar, ConfigSpace, DmaMemory, IrqHandler, PciDevice, command, size_mask};
-use netwire::FrameSink;
+use netwire::{Capture, FrameSink};
 
+pub use crate::ax88772::FrameFaults;
+pub use capture::Discard;
 pub use eeprom::{EEPROM_MAC_WORD, EEPROM_WORDS};
+pub use faults::Faults;
 pub use rx::MAX_RX_FRAME;
+pub use stats::Stats;
+
+use capture::Outbox;
+use faults::FaultState;
 
 use regs::{int, reg};
 use state::State;
@@ -71,6 +109,8 @@ pub struct Config {
     pub revision: u8,
     /// Whether the link is up at power-on.
     pub link_up: bool,
+    /// Faults in force from power-on.
+    pub faults: Faults,
 }
 
 impl Default for Config {
@@ -79,35 +119,9 @@ impl Default for Config {
             mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
             revision: DEFAULT_REVISION,
             link_up: true,
+            faults: Faults::default(),
         }
     }
-}
-
-/// Counters kept by the model.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Frames sent to the wire.
-    pub tx_frames: u64,
-    /// Bytes sent to the wire.
-    pub tx_bytes: u64,
-    /// Transmits aborted (bad size, no bus mastering, DMA fault).
-    pub tx_errors: u64,
-    /// Frames written into the receive ring.
-    pub rx_frames: u64,
-    /// Bytes of those frames (without header and CRC, after padding).
-    pub rx_bytes: u64,
-    /// Frames dropped because RE was clear or the link was down.
-    pub rx_disabled: u64,
-    /// Frames rejected by the address filter.
-    pub rx_filtered: u64,
-    /// Frames dropped for lack of ring space (RXOVW).
-    pub rx_overflows: u64,
-    /// Frames dropped for being too long.
-    pub rx_too_long: u64,
-    /// Frames dropped because the ring could not be written.
-    pub rx_dma_errors: u64,
-    /// Resets, power-on included.
-    pub resets: u64,
 }
 
 /// The RTL8139 model. Cheap to share: wrap it in an `Arc`.
@@ -115,6 +129,7 @@ pub struct Rtl8139 {
     state: Mutex<State>,
     dma: Arc<dyn DmaMemory>,
     wire: Mutex<Option<Arc<dyn FrameSink>>>,
+    capture: Mutex<Option<Arc<Capture>>>,
     irq: Mutex<Option<IrqHandler>>,
 }
 
@@ -138,6 +153,7 @@ impl Rtl8139 {
             state: Mutex::new(State::new(&config, pci)),
             dma,
             wire: Mutex::new(None),
+            capture: Mutex::new(None),
             irq: Mutex::new(None),
         }
     }
@@ -145,6 +161,31 @@ impl Rtl8139 {
     /// Send transmitted frames to `wire`.
     pub fn attach_wire(&self, wire: Arc<dyn FrameSink>) {
         *lock(&self.wire) = Some(wire);
+    }
+
+    /// Record every frame the chip puts on the wire and every frame that
+    /// arrives from it into `capture` (or stop recording with `None`); see
+    /// the module doc for what exactly is recorded. The capture forwards
+    /// what it records to its inner sink: give it a [`Discard`] unless that
+    /// is wanted, as in `Capture::in_memory(Arc::new(Discard))`.
+    pub fn set_capture(&self, capture: Option<Arc<Capture>>) {
+        *lock(&self.capture) = capture;
+    }
+
+    /// Install `faults` (reseeding the generator from `faults.seed`).
+    /// Frames held by a transmitter stall are sent if `tx_hang` is now
+    /// clear.
+    pub fn set_faults(&self, faults: Faults) {
+        let dma = Arc::clone(&self.dma);
+        self.with_state_tx(|st, out| {
+            st.faults = FaultState::new(faults);
+            st.transmit_pending(dma.as_ref(), out);
+        });
+    }
+
+    /// The faults in force, with countdowns as far as they have run.
+    pub fn faults(&self) -> Faults {
+        lock(&self.state).faults.config.clone()
     }
 
     /// Plug or unplug the cable: on a change, ISR.LinkChg and CSCR bit 11
@@ -169,29 +210,36 @@ impl Rtl8139 {
         lock(&self.state).irq_level
     }
 
-    /// Run `f` under the lock, then send frames and notify the IRQ handler
-    /// with the lock released.
+    /// Run `f` under the lock, then notify the IRQ handler with the lock
+    /// released. For accesses that move no frames.
     fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        self.with_state_tx(|st, _| f(st))
+        self.locked(None, |st, _| f(st))
     }
 
-    fn with_state_tx<R>(&self, f: impl FnOnce(&mut State, &mut Vec<Vec<u8>>) -> R) -> R {
-        let mut frames = Vec::new();
+    /// Run `f` under the lock, then record and send the frames it left in
+    /// the outbox and notify the IRQ handler, with the lock released.
+    fn with_state_tx<R>(&self, f: impl FnOnce(&mut State, &mut Outbox) -> R) -> R {
+        let capture = lock(&self.capture).clone();
+        self.locked(capture, f)
+    }
+
+    fn locked<R>(
+        &self,
+        capture: Option<Arc<Capture>>,
+        f: impl FnOnce(&mut State, &mut Outbox) -> R,
+    ) -> R {
+        let mut out = Outbox::new(capture.is_some());
         let (r, change) = {
             let mut st = lock(&self.state);
-            let r = f(&mut st, &mut frames);
+            let r = f(&mut st, &mut out);
             let level = st.irq_wanted();
             let change = (level != st.irq_level).then_some(level);
             st.irq_level = level;
             (r, change)
         };
-        if !frames.is_empty() {
+        if !out.is_empty() {
             let wire = lock(&self.wire).clone();
-            if let Some(wire) = wire {
-                for frame in &frames {
-                    wire.send_frame(frame);
-                }
-            }
+            out.deliver(capture.as_deref(), wire.as_deref());
         }
         if let Some(level) = change {
             let handler = lock(&self.irq).clone();
@@ -227,9 +275,9 @@ impl Rtl8139 {
 
     fn write(&self, bar: u8, offset: u32, size: u32, value: u32) {
         let dma = Arc::clone(&self.dma);
-        self.with_state_tx(|st, frames| {
+        self.with_state_tx(|st, out| {
             if Self::decodes(st, bar, offset, size) && st.write(offset, size, value) {
-                st.transmit_pending(dma.as_ref(), frames);
+                st.transmit_pending(dma.as_ref(), out);
             }
         });
     }
@@ -279,6 +327,6 @@ impl PciDevice for Rtl8139 {
 impl FrameSink for Rtl8139 {
     fn send_frame(&self, frame: &[u8]) {
         let dma = Arc::clone(&self.dma);
-        self.with_state(|st| st.receive(frame, dma.as_ref()));
+        self.with_state_tx(|st, out| st.arrive(frame, dma.as_ref(), out));
     }
 }

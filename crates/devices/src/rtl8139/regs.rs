@@ -132,6 +132,11 @@ pub mod rcr {
     pub const AM: u32 = 1 << 2;
     /// Accept broadcast.
     pub const AB: u32 = 1 << 3;
+    /// Accept runt (not modelled: the model pads short frames).
+    pub const AR: u32 = 1 << 4;
+    /// Accept error packets: store frames with a bad CRC, flagged in the
+    /// header, instead of dropping them.
+    pub const AER: u32 = 1 << 5;
     /// WRAP: 1 = run past the ring end into the slack area.
     pub const WRAP: u32 = 1 << 7;
     /// Shift of RBLEN (ring size 8 KiB << RBLEN).
@@ -142,6 +147,16 @@ pub mod rcr {
 pub mod rx_status {
     /// Received OK.
     pub const ROK: u16 = 1 << 0;
+    /// Frame alignment error (8139too: RxBadAlign; never set by the model).
+    pub const FAE: u16 = 1 << 1;
+    /// CRC error (8139too: RxCRCErr).
+    pub const CRC: u16 = 1 << 2;
+    /// Frame longer than 4 KiB (8139too: RxTooLong; never set by the model).
+    pub const LONG: u16 = 1 << 3;
+    /// Runt (8139too: RxRunt; never set by the model).
+    pub const RUNT: u16 = 1 << 4;
+    /// Invalid symbol (8139too: RxBadSymbol; never set by the model).
+    pub const ISE: u16 = 1 << 5;
     /// Broadcast.
     pub const BAR: u16 = 1 << 13;
     /// Physical address match.

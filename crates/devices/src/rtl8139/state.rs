@@ -6,6 +6,7 @@
 use hal::{ConfigSpace, command};
 
 use super::eeprom::Eeprom;
+use super::faults::FaultState;
 use super::regs::{TCR_VERSION_8139C, TCR_VERSION_MASK, cfg9346, cr, int, reg, tsd};
 use super::{Config, Stats};
 
@@ -30,6 +31,10 @@ pub(crate) struct State {
     pub(crate) config: ConfigSpace,
     pub(crate) irq_level: bool,
     pub(crate) stats: Stats,
+    pub(crate) faults: FaultState,
+    /// Descriptors held by a transmitter stall (bit n: TSDn), so that each
+    /// is counted once.
+    pub(crate) tx_held: u8,
     revision: u8,
 }
 
@@ -60,14 +65,18 @@ impl State {
             config: pci,
             irq_level: false,
             stats: Stats::default(),
+            faults: FaultState::new(Default::default()),
+            tx_held: 0,
             revision: config.revision,
         };
         st.reset();
+        st.faults = FaultState::new(config.faults.clone());
         st
     }
 
     /// Software reset (§3.3 CR.RST): every register back to its reset
-    /// value, MAC reloaded from the EEPROM (as QEMU does), nothing pending.
+    /// value, MAC reloaded from the EEPROM (as QEMU does), nothing pending,
+    /// a transmitter stall ended.
     pub(crate) fn reset(&mut self) {
         self.regs = [0; 256];
         self.regs[..6].copy_from_slice(&self.eeprom.mac());
@@ -80,6 +89,8 @@ impl State {
         // All descriptors host-owned: nothing to send until TSD is written.
         self.tsd = [tsd::OWN; 4];
         self.tx_next = 0;
+        self.tx_held = 0;
+        self.faults.reset();
         self.cr = 0;
         self.capr = 0;
         self.cbr = 0;
@@ -147,7 +158,13 @@ impl State {
         match off {
             0x10..=0x1F => byte(self.tsd[((off - 0x10) / 4) as usize], off & !3),
             0x34..=0x36 | 0x48..=0x4B => 0,
-            reg::CR => self.cr | if self.capr == self.cbr { cr::BUFE } else { 0 },
+            // BUFE compares the pointers within the ring, as QEMU does
+            // (it stores CAPR + 16 modulo the ring size).
+            reg::CR => {
+                let size = self.ring_size();
+                let empty = u32::from(self.capr) % size == u32::from(self.cbr) % size;
+                self.cr | if empty { cr::BUFE } else { 0 }
+            }
             0x38..=0x39 => byte(u32::from(self.capr.wrapping_sub(16)), reg::CAPR),
             0x3A..=0x3B => byte(u32::from(self.cbr), reg::CBR),
             0x3C..=0x3D => byte(u32::from(self.imr), reg::IMR),
