@@ -100,6 +100,33 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Bring-up time of the RTL8139 driver split into a nucleus and a
+    /// decaf process, and its crossings, next to its native twin.
+    DecafInit {
+        /// Timed bring-ups of each variant, taking turns (the median is
+        /// reported).
+        #[arg(long, default_value_t = 15)]
+        runs: usize,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Frames per second through the split RTL8139 driver in steady
+    /// state, next to its native twin.
+    DecafSteady {
+        /// Seconds per run.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// Runs per variant, taking turns (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Bytes per frame (60 to 1514).
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(60..=1514))]
+        frame: u16,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time to load, parse and check the spec library and a generated large spec.
     Tingu {
         /// The spec library folder.
@@ -130,6 +157,18 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             rate_mbps,
             json,
         } => crate::bench_net::run(&clients, seconds, runs, usize::from(frame), rate_mbps, json),
+        BenchCommand::DecafInit { runs, json } => crate::bench_decaf::run_init(runs, json),
+        BenchCommand::DecafSteady {
+            seconds,
+            runs,
+            frame,
+            json,
+        } => {
+            if !(seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0) {
+                return Err(format!("--seconds must be in (0, 3600], not {seconds}").into());
+            }
+            crate::bench_decaf::run_steady(seconds, runs, usize::from(frame), json)
+        }
         BenchCommand::Dispatch {
             messages,
             runs,

@@ -11,6 +11,8 @@
 //! dingo bench dispatch [--json]     cost of delivering a message to a driver, next to a Mutex
 //! dingo bench net [--json]          AX88772 pair: Dingo driver next to its native twin
 //! dingo bench xpc [--json]          cost of an XPC call, next to raw spin and futex round trips
+//! dingo bench decaf-init [--json]   RTL8139 bring-up, split (nucleus + decaf process) vs native
+//! dingo bench decaf-steady [--json] RTL8139 frames/s in steady state, split vs native
 //! ```
 
 /// `println!` that ignores a closed standard output (e.g. `dingo ... | head`)
@@ -31,6 +33,7 @@ macro_rules! out {
 }
 
 mod bench;
+mod bench_decaf;
 mod bench_dispatch;
 mod bench_net;
 mod bench_observer;
@@ -66,6 +69,12 @@ enum Command {
         /// The shared region's descriptor and the mode (see `xpc::peer`).
         args: Vec<String>,
     },
+    /// The RTL8139's decaf driver process (internal: started by the nucleus).
+    #[command(hide = true)]
+    Rtl8139Decaf {
+        /// The shared region's descriptor.
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -74,6 +83,9 @@ fn main() -> ExitCode {
         Command::Spec(cmd) => spec::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::Rtl8139Decaf { args } => {
+            return ExitCode::from(u8::try_from(rtl8139::decaf::process_main(&args)).unwrap_or(2));
+        }
         Command::XpcPeer { args } => {
             return ExitCode::from(u8::try_from(xpc::peer::run(&args)).unwrap_or(2));
         }

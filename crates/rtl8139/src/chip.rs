@@ -7,8 +7,9 @@
 
 use std::fmt;
 
-use crate::Rtl8139Dev;
+use crate::proto::op;
 use crate::regs::{TCR_VALUE, TCR_VERSION_MASK, cfg9346, cr, int, rcr, reg};
+use crate::{RegOp, Rtl8139Dev};
 
 /// Why a slow-path procedure failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +60,32 @@ pub trait Regs {
     fn config_write(&mut self, offset: u16, size: u8, value: u32) -> Result<(), ChipError>;
     /// Deliver posted writes now.
     fn flush(&mut self) -> Result<(), ChipError>;
+
+    /// Runs a sequence of register accesses whose later steps do not
+    /// depend on what earlier reads return (e.g. an EEPROM word, bit by
+    /// bit), returning the reads' values in order. Forwarding
+    /// implementations send it in one crossing.
+    fn script(&mut self, ops: &[RegOp]) -> Result<Vec<u32>, ChipError> {
+        let mut values = Vec::new();
+        for o in ops {
+            match o.op {
+                op::READ8 => values.push(u32::from(self.read8(o.offset)?)),
+                op::READ16 => values.push(u32::from(self.read16(o.offset)?)),
+                op::READ32 => values.push(self.read32(o.offset)?),
+                op::WRITE8 => self.write8(o.offset, o.value as u8)?,
+                op::WRITE16 => self.write16(o.offset, o.value as u16)?,
+                op::WRITE32 => self.write32(o.offset, o.value)?,
+                op::CONFIG_READ => values.push(self.config_read(o.offset as u16, o.value as u8)?),
+                op::CONFIG_WRITE => self.config_write(
+                    (o.offset & 0xFF_FFFF) as u16,
+                    (o.offset >> 24) as u8,
+                    o.value,
+                )?,
+                other => return Err(ChipError::Io(format!("unknown script operation {other}"))),
+            }
+        }
+        Ok(values)
+    }
 }
 
 /// `link` bits of [`Rtl8139Dev`].
@@ -120,14 +147,14 @@ pub fn probe(r: &mut dyn Regs, dev: &mut Rtl8139Dev) -> Result<(), ChipError> {
     }
     dev.chip_version = tcr & TCR_VERSION_MASK;
     chip_reset(r)?;
-    let addr_len = if read_eeprom(r, 0, 8)? == 0x8129 {
+    let addr_len = if read_eeprom(r, &[0], 8)? == [0x8129] {
         8
     } else {
         6
     };
-    for i in 0..3 {
-        let word = read_eeprom(r, 7 + i, addr_len)?;
-        dev.mac[2 * i as usize..][..2].copy_from_slice(&word.to_le_bytes());
+    let words = read_eeprom(r, &[7, 8, 9], addr_len)?;
+    for (i, word) in words.iter().enumerate() {
+        dev.mac[2 * i..][..2].copy_from_slice(&word.to_le_bytes());
     }
     if has_hltclk(dev.chip_version) {
         r.write8(reg::HLTCLK, b'H')?;
@@ -147,33 +174,62 @@ pub fn chip_reset(r: &mut dyn Regs) -> Result<(), ChipError> {
     Err(ChipError::ResetStuck)
 }
 
-/// Reads EEPROM word `location` by bit-banging the 93C46/93C56 through
-/// 9346CR (§3.8), with `addr_len` address bits (6 or 8).
-pub fn read_eeprom(r: &mut dyn Regs, location: u32, addr_len: u32) -> Result<u16, ChipError> {
+/// Reads EEPROM words `locations` by bit-banging the 93C46/93C56 through
+/// 9346CR (§3.8), with `addr_len` address bits (6 or 8). The clocking
+/// does not depend on the bits read, so all the words go as one script.
+pub fn read_eeprom(
+    r: &mut dyn Regs,
+    locations: &[u32],
+    addr_len: u32,
+) -> Result<Vec<u16>, ChipError> {
     use cfg9346::{EE_CS, EE_DATA_READ, EE_DATA_WRITE, EE_ENB, EE_SHIFT_CLK};
     const READ_CMD: u32 = 6;
-    let command = location | READ_CMD << addr_len;
-    r.write8(reg::CFG9346, EE_ENB)?;
-    r.write8(reg::CFG9346, EE_ENB | EE_CS)?;
-    for i in (0..=4 + addr_len).rev() {
-        let bit = if command & (1 << i) != 0 {
-            EE_DATA_WRITE
-        } else {
-            0
-        };
-        r.write8(reg::CFG9346, EE_ENB | EE_CS | bit)?;
-        r.write8(reg::CFG9346, EE_ENB | EE_CS | bit | EE_SHIFT_CLK)?;
+    let w = |value: u8| RegOp {
+        op: op::WRITE8,
+        offset: reg::CFG9346,
+        value: value.into(),
+    };
+    let mut script = Vec::new();
+    for location in locations {
+        let command = location | READ_CMD << addr_len;
+        script.push(w(EE_ENB));
+        script.push(w(EE_ENB | EE_CS));
+        for i in (0..=4 + addr_len).rev() {
+            let bit = if command & (1 << i) != 0 {
+                EE_DATA_WRITE
+            } else {
+                0
+            };
+            script.push(w(EE_ENB | EE_CS | bit));
+            script.push(w(EE_ENB | EE_CS | bit | EE_SHIFT_CLK));
+        }
+        script.push(w(EE_ENB | EE_CS));
+        for _ in 0..16 {
+            script.push(w(EE_ENB | EE_CS | EE_SHIFT_CLK));
+            script.push(RegOp {
+                op: op::READ8,
+                offset: reg::CFG9346,
+                value: 0,
+            });
+            script.push(w(EE_ENB | EE_CS));
+        }
+        script.push(w(0));
     }
-    r.write8(reg::CFG9346, EE_ENB | EE_CS)?;
-    let mut value = 0u16;
-    for _ in 0..16 {
-        r.write8(reg::CFG9346, EE_ENB | EE_CS | EE_SHIFT_CLK)?;
-        let bit = r.read8(reg::CFG9346)? & EE_DATA_READ;
-        value = value << 1 | u16::from(bit);
-        r.write8(reg::CFG9346, EE_ENB | EE_CS)?;
+    let bits = r.script(&script)?;
+    if bits.len() != 16 * locations.len() {
+        return Err(ChipError::Io(format!(
+            "{} EEPROM bits for {} words",
+            bits.len(),
+            locations.len()
+        )));
     }
-    r.write8(reg::CFG9346, 0)?;
-    Ok(value)
+    Ok(bits
+        .chunks(16)
+        .map(|word| {
+            word.iter()
+                .fold(0u16, |v, b| v << 1 | u16::from(*b as u8 & EE_DATA_READ))
+        })
+        .collect())
 }
 
 /// `rtl8139_hw_start` (§3.6): reset, program the MAC, the receive ring,

@@ -126,6 +126,21 @@ impl<T: Transport> Regs for XpcRegs<'_, '_, T> {
     fn flush(&mut self) -> Result<(), ChipError> {
         self.send().map(drop)
     }
+    fn script(&mut self, ops: &[RegOp]) -> Result<Vec<u32>, ChipError> {
+        if ops
+            .iter()
+            .any(|o| !op::is_read(o.op) && !op::is_write(o.op))
+        {
+            return Err(ChipError::Io("unknown script operation".into()));
+        }
+        // Posted writes first, then the script, in as few batches as fit.
+        let mut values = self.send()?;
+        for chunk in ops.chunks(proto::MAX_BATCH) {
+            self.queue.extend_from_slice(chunk);
+            values.extend(self.send()?);
+        }
+        Ok(values)
+    }
 }
 
 /// The decaf driver's state: its copies of the nucleus's objects.

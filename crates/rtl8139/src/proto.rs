@@ -73,6 +73,11 @@ pub mod op {
     /// Write configuration space (size in bits 31:24 of the offset field).
     pub const CONFIG_WRITE: u32 = 8;
 
+    /// Whether `op` writes.
+    pub fn is_write(op: u32) -> bool {
+        matches!(op, WRITE8 | WRITE16 | WRITE32 | CONFIG_WRITE)
+    }
+
     /// Whether `op` answers a value.
     pub fn is_read(op: u32) -> bool {
         matches!(op, READ8 | READ16 | READ32 | CONFIG_READ)

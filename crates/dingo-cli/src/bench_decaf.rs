@@ -1,0 +1,259 @@
+//! `dingo bench decaf-init` and `dingo bench decaf-steady`: the RTL8139
+//! split into a nucleus and a decaf process, next to its native twin (the
+//! same driver entirely in the nucleus), on the in-process RTL8139 model,
+//! measured in the same run, the variants taking turns (benchmarks.md,
+//! the Decaf paper's Table 3).
+//!
+//! ```text
+//!   init:    Driver::start (launch decaf, probe, open) ... timed; stop
+//!   steady:  sender ─▶ driver.transmit ─▶ model TX ─▶ reflector ─▶ model RX
+//!              ▲                                                    │ IRQ
+//!              └───────── counted by the OS sink ◀── nucleus RX ◀───┘
+//! ```
+//!
+//! The decaf process is this program again (`dingo rtl8139-decaf`, hidden).
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use devices::rtl8139::{Config as ModelConfig, Rtl8139};
+use hal::{DmaMemory, HostMemory};
+use netwire::FrameSink;
+use rtl8139::{Config, Driver, Launcher, Mode};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// The decaf process: this executable, hidden subcommand.
+fn decaf_process() -> Result<Launcher> {
+    Ok(Launcher::Process {
+        program: std::env::current_exe()?,
+        args: vec!["rtl8139-decaf".into()],
+    })
+}
+
+fn variants() -> Result<Vec<(&'static str, Mode)>> {
+    Ok(vec![
+        ("native", Mode::Native),
+        ("decaf process", Mode::Decaf(decaf_process()?)),
+        ("decaf thread", Mode::Decaf(Launcher::Thread)),
+    ])
+}
+
+/// Counts frames.
+#[derive(Default)]
+struct Counter(AtomicU64);
+
+impl FrameSink for Counter {
+    fn send_frame(&self, _: &[u8]) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Sends what the chip transmits straight back into it.
+struct Reflector(OnceLock<Arc<Rtl8139>>);
+
+impl FrameSink for Reflector {
+    fn send_frame(&self, frame: &[u8]) {
+        if let Some(chip) = self.0.get() {
+            chip.send_frame(frame);
+        }
+    }
+}
+
+/// A fresh model; with `reflect`, its transmissions come back to it.
+fn model(reflect: bool) -> (Arc<Rtl8139>, Arc<HostMemory>) {
+    let memory = Arc::new(HostMemory::new());
+    let chip = Arc::new(Rtl8139::new(
+        ModelConfig::default(),
+        memory.clone() as Arc<dyn DmaMemory>,
+    ));
+    if reflect {
+        let r = Arc::new(Reflector(OnceLock::new()));
+        let _ = r.0.set(chip.clone());
+        chip.attach_wire(r);
+    }
+    (chip, memory)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One bring-up: (seconds, downcalls, upcalls, register accesses).
+fn bring_up(mode: &Mode) -> Result<(f64, u64, u64, u64)> {
+    let (chip, memory) = model(false);
+    let start = Instant::now();
+    let driver = Driver::start(
+        chip,
+        memory,
+        Arc::new(Counter::default()),
+        Config::new(mode.clone()),
+    )?;
+    let took = start.elapsed().as_secs_f64();
+    let st = driver.status();
+    driver.stop()?;
+    Ok((
+        took,
+        st.crossings.downcalls,
+        st.crossings.upcalls,
+        st.slow_accesses,
+    ))
+}
+
+/// `dingo bench decaf-init`.
+pub fn run_init(runs: usize, json: bool) -> Result<ExitCode> {
+    let runs = runs.max(1);
+    let variants = variants()?;
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    let mut counts = vec![(0, 0, 0); variants.len()];
+    let mut ratios = Vec::new();
+    for _ in 0..runs + 1 {
+        let mut this_run = Vec::new();
+        for (i, (_, mode)) in variants.iter().enumerate() {
+            let (t, down, up, accesses) = bring_up(mode)?;
+            times[i].push(t);
+            counts[i] = (down, up, accesses);
+            this_run.push(t);
+        }
+        ratios.push(this_run[1] / this_run[0]);
+    }
+    // The first round warms caches and the page cache for the binary.
+    for t in &mut times {
+        t.remove(0);
+    }
+    ratios.remove(0);
+    let native = median(times[0].clone());
+    let decaf = median(times[1].clone());
+    let limit = 1.1 * native + 0.005;
+    outln!(
+        "dingo bench decaf-init: RTL8139 bring-up (launch, probe, open) on the in-process model, median of {runs} runs"
+    );
+    outln!(
+        "{:<16} {:>12} {:>10} {:>10} {:>12} {:>10}",
+        "driver",
+        "bring-up ms",
+        "x native",
+        "downcalls",
+        "upcalls",
+        "reg access"
+    );
+    for (i, (name, _)) in variants.iter().enumerate() {
+        let t = median(times[i].clone());
+        let (down, up, acc) = counts[i];
+        outln!(
+            "{:<16} {:>12.3} {:>10.2} {:>10} {:>12} {:>10}",
+            name,
+            t * 1e3,
+            t / native,
+            down,
+            up,
+            acc
+        );
+    }
+    outln!(
+        "decaf process: {:.3} ms against a limit of 1.1 x native + 5 ms = {:.3} ms: {} (per-run ratio median {:.2})",
+        decaf * 1e3,
+        limit * 1e3,
+        if decaf <= limit { "met" } else { "MISSED" },
+        median(ratios)
+    );
+    if json {
+        outln!(
+            "{{\"bench\":\"decaf-init\",\"runs\":{runs},\"native_ms\":{:.4},\"decaf_process_ms\":{:.4},\"decaf_thread_ms\":{:.4},\"downcalls\":{},\"upcalls\":{},\"limit_ms\":{:.4}}}",
+            native * 1e3,
+            decaf * 1e3,
+            median(times[2].clone()) * 1e3,
+            counts[1].0,
+            counts[1].1,
+            limit * 1e3
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Frames per second reflected through the driver for `seconds`, and the
+/// crossings made meanwhile.
+fn steady(mode: &Mode, seconds: f64, frame_len: usize) -> Result<(f64, u64)> {
+    let (chip, memory) = model(true);
+    let received = Arc::new(Counter::default());
+    let driver = Driver::start(chip, memory, received.clone(), Config::new(mode.clone()))?;
+    let mut frame = vec![0u8; frame_len];
+    frame[..6].copy_from_slice(&driver.status().mac);
+    frame[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+    // Warm up.
+    for _ in 0..1000 {
+        driver.transmit_wait(&frame, Duration::from_secs(1))?;
+    }
+    let before = driver.status().crossings;
+    let got0 = received.0.load(Ordering::Relaxed);
+    let start = Instant::now();
+    let until = Duration::from_secs_f64(seconds);
+    while start.elapsed() < until {
+        for _ in 0..256 {
+            driver.transmit_wait(&frame, Duration::from_secs(1))?;
+        }
+    }
+    let took = start.elapsed().as_secs_f64();
+    let got = received.0.load(Ordering::Relaxed) - got0;
+    let after = driver.status().crossings;
+    driver.stop()?;
+    Ok((
+        got as f64 / took,
+        after.downcalls + after.upcalls - before.downcalls - before.upcalls,
+    ))
+}
+
+/// `dingo bench decaf-steady`.
+pub fn run_steady(seconds: f64, runs: usize, frame_len: usize, json: bool) -> Result<ExitCode> {
+    let runs = runs.max(1);
+    let variants = variants()?;
+    let mut pps: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    let mut crossings = vec![0; variants.len()];
+    let mut ratios = Vec::new();
+    for _ in 0..runs {
+        let mut this_run = Vec::new();
+        for (i, (_, mode)) in variants.iter().enumerate() {
+            let (p, c) = steady(mode, seconds, frame_len)?;
+            pps[i].push(p);
+            crossings[i] += c;
+            this_run.push(p);
+        }
+        ratios.push(this_run[1] / this_run[0]);
+    }
+    let native = median(pps[0].clone());
+    let ratio = median(ratios);
+    outln!(
+        "dingo bench decaf-steady: {frame_len}-byte frames sent and reflected back through the RTL8139 driver, {seconds} s per run, median of {runs} runs"
+    );
+    outln!(
+        "{:<16} {:>14} {:>10} {:>22}",
+        "driver",
+        "frames/s",
+        "x native",
+        "crossings meanwhile"
+    );
+    for (i, (name, _)) in variants.iter().enumerate() {
+        let p = median(pps[i].clone());
+        outln!(
+            "{:<16} {:>14.0} {:>10.3} {:>22}",
+            name,
+            p,
+            p / native,
+            crossings[i] / runs as u64
+        );
+    }
+    outln!(
+        "decaf process: {ratio:.3}x native (median of per-run ratios; target at least 0.99: {})",
+        if ratio >= 0.99 { "met" } else { "MISSED" }
+    );
+    if json {
+        outln!(
+            "{{\"bench\":\"decaf-steady\",\"runs\":{runs},\"seconds\":{seconds},\"frame\":{frame_len},\"native_pps\":{native:.0},\"decaf_process_pps\":{:.0},\"ratio\":{ratio:.4}}}",
+            median(pps[1].clone())
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
