@@ -27,6 +27,8 @@
 //!   device see; [`HostMemory`] is the in-process implementation.
 //! - [`ConfigSpace`]: a helper for models, a 256-byte type-0 configuration
 //!   header with write masks and BAR sizing.
+//! - [`qtest`]: the QEMU backend, both traits over QEMU's qtest protocol
+//!   (a launched `qemu-system-x86_64`, its PCI devices, guest RAM).
 //!
 //! Nothing here panics on bad input: out-of-range accesses are errors
 //! ([`DmaError`]) or, for registers, read as all ones and are ignored on
@@ -34,6 +36,7 @@
 
 mod config;
 mod memory;
+pub mod qtest;
 
 use std::sync::Arc;
 

@@ -9,16 +9,19 @@
 //! - [`tap`]: a Linux TAP interface, so the kernel is the link partner.
 //! - [`netns`]: network namespaces, veth pairs and `ip` helpers for tests.
 //! - [`pcap`]: capture files, and [`Capture`], a sink that records frames.
+//! - [`udp`]: frames as UDP datagrams on loopback (QEMU's `socket` netdev).
 
 pub mod link;
 pub mod netns;
 pub mod pcap;
 pub mod tap;
+pub mod udp;
 
 pub use link::{DirectionStats, End, Link, LinkConfig, LinkEnd};
 pub use netns::{NetNs, VethPair, can_use_netns};
 pub use pcap::{Capture, PcapReader, PcapWriter};
 pub use tap::{Tap, TapSink};
+pub use udp::{UdpPort, UdpStats};
 
 /// Something that accepts Ethernet frames (without FCS): the receive side of
 /// a device model's MAC, or one end of a wire.

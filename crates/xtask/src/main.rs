@@ -23,6 +23,9 @@ const PACKAGES: &[(&str, &str)] = &[
     ("iputils-ping", "ping"),
     // ip: network namespaces, TAP and veth set-up for the root tests.
     ("iproute2", "ip"),
+    // QEMU's own rtl8139, driven through qtest: the RTL8139 driver's
+    // traffic tests run on it too.
+    ("qemu-system-x86", "qemu-system-x86_64"),
 ];
 
 fn main() -> ExitCode {
@@ -189,6 +192,13 @@ fn test(root: &Path) -> Result<(), String> {
     // The AX88772 pair, Dingo next to native; fails if an observer reports
     // a violation during the load.
     dingo(root, &["bench", "net", "--seconds", "0.3", "--runs", "1"])?;
+    // The RTL8139 split into nucleus and decaf process, next to its native
+    // twin: bring-up and steady state (fail only on an error).
+    dingo(root, &["bench", "decaf-init", "--runs", "7"])?;
+    dingo(
+        root,
+        &["bench", "decaf-steady", "--seconds", "0.5", "--runs", "3"],
+    )?;
     eprintln!("xtask: all tests passed");
     Ok(())
 }

@@ -76,6 +76,9 @@ pub fn frame(dst: [u8; 6], src: [u8; 6], len: usize, seq: u32) -> Vec<u8> {
     f
 }
 
+/// Sends a frame from the wire into the NIC.
+pub type Inject = Box<dyn Fn(&[u8]) + Send + Sync>;
+
 /// What a backend gives the rig.
 pub struct Backend {
     /// The device the driver drives.
@@ -83,7 +86,7 @@ pub struct Backend {
     /// Its DMA memory.
     pub memory: Arc<dyn DmaMemory>,
     /// Sends a frame from the wire into the NIC.
-    pub inject: Box<dyn Fn(&[u8]) + Send + Sync>,
+    pub inject: Inject,
     /// Frames the NIC put on the wire.
     pub wire: Arc<Inbox>,
     /// Plugs or unplugs the cable.
@@ -233,4 +236,52 @@ pub fn sizes(step: usize) -> Vec<usize> {
         s.push(1514);
     }
     s
+}
+
+/// Whether QEMU can be used: it is installed, or (under CI) it must be.
+pub fn qemu_available() -> bool {
+    let found = std::process::Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "qemu-system-x86_64 is missing under CI (cargo xtask test installs it)"
+        );
+        eprintln!("skipped: qemu-system-x86_64 is not installed");
+    }
+    found
+}
+
+/// QEMU's own rtl8139 as a backend: the VM (keep it alive as long as the
+/// backend) and the UDP end of its network backend.
+pub fn qemu_backend() -> (Backend, Arc<hal::qtest::Qemu>, Arc<netwire::udp::UdpPort>) {
+    let qemu = Arc::new(
+        hal::qtest::Qemu::launch(hal::qtest::QemuConfig {
+            mac: MAC,
+            ..Default::default()
+        })
+        .expect("QEMU launches"),
+    );
+    let device = qemu.pci_device(0x10EC, 0x8139).expect("an rtl8139");
+    let memory = qemu.memory();
+    let (socket, qemu_addr) = qemu.take_udp_socket().expect("a UDP backend");
+    let port = Arc::new(netwire::udp::UdpPort::from_socket(socket, qemu_addr).expect("UDP port"));
+    let wire = Arc::new(Inbox::default());
+    port.attach(wire.clone());
+    let (p, q, m) = (port.clone(), qemu.clone(), memory.clone());
+    (
+        Backend {
+            device,
+            memory,
+            inject: Box::new(move |f| p.send_frame(f)),
+            wire,
+            set_link: Box::new(move |up| q.set_link(up).expect("set_link")),
+            allocations: Box::new(move || Some(m.allocations())),
+            patience: Duration::from_secs(10),
+        },
+        qemu,
+        port,
+    )
 }
