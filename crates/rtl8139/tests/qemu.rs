@@ -145,3 +145,51 @@ fn killing_the_decaf_process_on_qemu_leaves_traffic_running() {
     assert_ne!(st.decaf_pid, Some(pid));
     rig.send_and_check(&[frame(PEER, MAC, 200, 99)]);
 }
+
+#[test]
+fn the_multicast_filter_and_promiscuous_mode_on_qemu() {
+    if !qemu_available() {
+        return;
+    }
+    let (backend, _qemu, _port) = qemu_backend();
+    let rig = Rig::start(backend, Config::new(decaf()));
+    let group = [0x01, 0x00, 0x5E, 0x00, 0x00, 0xFB];
+    let other = [0x01, 0x00, 0x5E, 0x00, 0x00, 0x01];
+    let stranger = [0x52, 0x54, 0x00, 0x99, 0x99, 0x99];
+    rig.driver.set_rx_mode(0, &[group]).unwrap();
+    for (i, dst) in [group, other, stranger, MAC].into_iter().enumerate() {
+        (rig.backend.inject)(&frame(dst, PEER, 80, i as u32));
+    }
+    let mut got = rig.os.wait_for(2, Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(300));
+    got.extend(rig.os.wait_for(0, Duration::ZERO));
+    assert_eq!(
+        got,
+        vec![frame(group, PEER, 80, 0), frame(MAC, PEER, 80, 3)],
+        "QEMU's hash filter agrees with the driver's"
+    );
+    rig.driver
+        .set_rx_mode(rtl8139::chip::rx_flags::PROMISCUOUS, &[])
+        .unwrap();
+    (rig.backend.inject)(&frame(stranger, PEER, 80, 9));
+    assert_eq!(rig.os.wait_for(1, Duration::from_secs(5)).len(), 1);
+}
+
+#[test]
+fn suspend_and_resume_on_qemu() {
+    if !qemu_available() {
+        return;
+    }
+    let (backend, _qemu, _port) = qemu_backend();
+    let rig = Rig::start(backend, Config::new(decaf()));
+    rig.driver.suspend().unwrap();
+    assert_eq!(
+        rig.driver.transmit(&frame(PEER, MAC, 64, 0)),
+        Err(TxError::Stopped)
+    );
+    (rig.backend.inject)(&frame(MAC, PEER, 64, 0));
+    assert!(rig.os.wait_for(1, Duration::from_millis(300)).is_empty());
+    rig.driver.resume().unwrap();
+    rig.send_and_check(&[frame(PEER, MAC, 64, 1)]);
+    rig.receive_and_check(&[frame(MAC, PEER, 64, 2)]);
+}
