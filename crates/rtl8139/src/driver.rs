@@ -187,6 +187,9 @@ struct Worker {
     status: Arc<Mutex<Status>>,
     /// The interface should run (opened and not suspended).
     up: bool,
+    /// Bring-up succeeded: from now on a dead decaf driver is restarted
+    /// (during bring-up its death fails the bring-up instead).
+    brought_up: bool,
 }
 
 impl Driver {
@@ -228,6 +231,7 @@ impl Driver {
             config,
             status: Arc::clone(&status),
             up: false,
+            brought_up: false,
         };
         worker.bring_up()?;
         lock(&status).bring_up = began.elapsed();
@@ -341,6 +345,7 @@ impl Worker {
             Ok(()) => self.perform(Op::Open).err().map(|e| ("open", e)),
         };
         let Some((stage, e)) = stage else {
+            self.brought_up = true;
             return Ok(());
         };
         self.nucleus.quiesce();
@@ -408,7 +413,10 @@ impl Worker {
         let prepared = self.prepare(&op);
         let result = prepared.and_then(|()| {
             let mut r = self.slow.run(&op, &mut self.dev);
-            if matches!(r, Err(SlowError::DecafGone(_))) && self.up && self.config.restart_decaf {
+            if matches!(r, Err(SlowError::DecafGone(_)))
+                && self.brought_up
+                && self.config.restart_decaf
+            {
                 r = self.slow.restart();
                 if r.is_ok() {
                     let mut s = lock(&self.status);

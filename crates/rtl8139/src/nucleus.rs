@@ -550,6 +550,11 @@ impl Nucleus {
         self.with_fast(|_, f| f.rx_config = rx_config);
     }
 
+    /// The rings, while allocated.
+    pub fn rings(&self) -> Option<Rings> {
+        lock(&self.fast).rings
+    }
+
     /// Allocates the rings (open). Idempotent.
     pub fn alloc_rings(&self) -> Result<Rings, hal::DmaError> {
         if let Some(r) = lock(&self.fast).rings {

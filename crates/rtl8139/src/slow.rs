@@ -23,7 +23,8 @@ use xpc::{Endpoint, Exports, Fault, Transport, XpcError};
 use crate::chip::{self, ChipError, Regs};
 use crate::nucleus::{BAR, Nucleus};
 use crate::proto::{self, op};
-use crate::{RegBatch, RegValues, Rtl8139Dev, RxModeArgs};
+use crate::regs::reg;
+use crate::{RegBatch, RegOp, RegValues, Rtl8139Dev, RxModeArgs};
 
 /// A slow-path procedure.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,6 +230,7 @@ pub fn execute_batch(
     batch: &RegBatch,
     writes_allowed: bool,
 ) -> Result<RegValues, String> {
+    let rings = nucleus.rings();
     for (i, o) in batch.ops.iter().enumerate() {
         let size = match o.op {
             op::READ8 | op::WRITE8 => 1,
@@ -269,6 +271,10 @@ pub fn execute_batch(
                 "operation {i}: configuration write at {offset:#x} refused"
             ));
         }
+        if is_register_write(o.op) {
+            check_dma_write(o, offset, size, rings.as_ref())
+                .map_err(|why| format!("operation {i}: {why}"))?;
+        }
     }
     let dev = nucleus.device();
     let mut values = Vec::new();
@@ -290,6 +296,49 @@ pub fn execute_batch(
     }
     nucleus.count_slow_accesses(batch.ops.len() as u64);
     Ok(RegValues { values })
+}
+
+fn is_register_write(code: u32) -> bool {
+    matches!(code, op::WRITE8 | op::WRITE16 | op::WRITE32)
+}
+
+/// The registers that aim the chip's DMA (RBSTART, TSAD0-3) and start it
+/// (TSD0-3) belong to the nucleus: the decaf driver may only write the
+/// ring addresses the nucleus allocated, whole, and never start a
+/// transmit. So a decaf driver, however broken, cannot make the device
+/// read or write memory outside the rings.
+fn check_dma_write(
+    o: &RegOp,
+    offset: u32,
+    size: u32,
+    rings: Option<&crate::nucleus::Rings>,
+) -> Result<(), String> {
+    let end = offset + size;
+    let overlaps = |start: u32, len: u32| offset < start + len && start < end;
+    if overlaps(reg::TSD0, 16) {
+        return Err(format!(
+            "a write to TSD at {offset:#x}: transmits are the nucleus's"
+        ));
+    }
+    let expected = if overlaps(reg::RBSTART, 4) {
+        rings.map(|r| r.rx.addr)
+    } else if let Some(n) = (0..4).find(|&n| overlaps(reg::TSAD0 + 4 * n, 4)) {
+        rings.map(|r| r.tx[n as usize].addr)
+    } else {
+        return Ok(());
+    };
+    if o.op != op::WRITE32 || !offset.is_multiple_of(4) {
+        return Err(format!(
+            "a partial write to a DMA address register at {offset:#x}"
+        ));
+    }
+    match expected {
+        Some(addr) if u64::from(o.value) == addr => Ok(()),
+        _ => Err(format!(
+            "DMA address {:#x} at {offset:#x} is not a ring the nucleus allocated",
+            o.value
+        )),
+    }
 }
 
 /// Called before each register batch from the decaf driver is executed,

@@ -89,3 +89,29 @@ proptest! {
         server.join().unwrap();
     }
 }
+
+#[test]
+fn the_decaf_side_cannot_aim_the_chips_dma_or_start_a_transmit() {
+    let (n, _) = nucleus();
+    execute_batch(&n, &batch(&[(op::CONFIG_WRITE, 4 | 2 << 24, 7)]), true).unwrap();
+    let rbstart = 0x30;
+    // No rings yet: no DMA address is acceptable.
+    assert!(execute_batch(&n, &batch(&[(op::WRITE32, rbstart, 0x10_0000)]), true).is_err());
+    let rings = n.alloc_rings().unwrap();
+    let rx = rings.rx.addr as u32;
+    let tx1 = rings.tx[1].addr as u32;
+    execute_batch(&n, &batch(&[(op::WRITE32, rbstart, rx)]), true).unwrap();
+    execute_batch(&n, &batch(&[(op::WRITE32, 0x24, tx1)]), true).unwrap();
+    for bad in [
+        (op::WRITE32, rbstart, rx + 0x1000),          // elsewhere
+        (op::WRITE32, 0x24, rings.tx[2].addr as u32), // another buffer
+        (op::WRITE8, rbstart + 1, 0),                 // a piece of the address
+        (op::WRITE16, 0x22, 0),                       // a piece of TSAD0
+        (op::WRITE32, 0x10, 60),                      // TSD0: a transmit
+        (op::WRITE8, 0x1F, 0),                        // TSD3's top byte
+    ] {
+        let err = execute_batch(&n, &batch(&[bad]), true).unwrap_err();
+        assert!(err.contains("DMA") || err.contains("TSD"), "{bad:?}: {err}");
+    }
+    assert_eq!(n.device().read32(0, rbstart), rx, "unchanged");
+}

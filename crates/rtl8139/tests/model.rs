@@ -331,3 +331,46 @@ fn killing_the_decaf_process_during_open_fails_bring_up_cleanly() {
         "{err}"
     );
 }
+
+#[test]
+fn a_bad_receive_header_restarts_the_ring_and_traffic_goes_on() {
+    for (name, mode) in modes() {
+        let (backend, _model) = model_backend(0x10);
+        let rig = Rig::start(backend, Config::new(mode));
+        rig.receive_and_check(&(0..5).map(|i| frame(MAC, PEER, 333, i)).collect::<Vec<_>>());
+        // Behind the driver's back, RCR is rewritten: the chip restarts its
+        // ring at 0 while the driver reads further on, where the old
+        // contents are no valid header.
+        let rcr = rig.backend.device.read32(0, 0x44);
+        rig.backend.device.write32(0, 0x44, rcr);
+        (rig.backend.inject)(&frame(MAC, PEER, 100, 99));
+        let deadline = Instant::now() + 2 * SECOND;
+        while rig.driver.fast_stats().rx_errors == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(rig.driver.fast_stats().rx_errors, 1, "{name}");
+        rig.os.clear();
+        rig.receive_and_check(
+            &(0..40)
+                .map(|i| frame(MAC, PEER, 900, i))
+                .collect::<Vec<_>>(),
+        );
+    }
+}
+
+#[test]
+fn a_decaf_process_that_died_while_suspended_is_restarted_on_resume() {
+    let (backend, _) = model_backend(0x10);
+    let rig = Rig::start(backend, Config::new(Mode::Decaf(process())));
+    rig.driver.suspend().unwrap();
+    let pid = rig.driver.status().decaf_pid.unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    rig.driver.resume().unwrap();
+    assert_eq!(rig.driver.status().decaf_restarts, 1);
+    rig.send_and_check(&[frame(PEER, MAC, 64, 1)]);
+    rig.receive_and_check(&[frame(MAC, PEER, 64, 2)]);
+}
