@@ -17,7 +17,10 @@
 //!
 //! The interrupt handler never waits: if another thread holds the fast
 //! state, it leaves `pending` set and the holder services the interrupt
-//! before it lets go (and checks again after). While the slow path owns
+//! before it lets go (and checks again after). So every holder lets go
+//! through `unlock`, never by dropping the guard: the device's line is
+//! level-triggered and notified on changes, and an interrupt left
+//! unserviced would keep it raised with no new notification. While the slow path owns
 //! the device (`held`: probe, open, close, recovery, receive mode,
 //! suspend, resume), the fast path does not touch it: transmits are
 //! refused as if the queue were stopped, and an interrupt is remembered
@@ -203,7 +206,7 @@ impl Nucleus {
 
     /// The fast path's counters.
     pub fn stats(&self) -> FastStats {
-        lock(&self.fast).stats
+        self.with_fast(|_, f| f.stats)
     }
 
     /// Register accesses made for the slow path so far.
@@ -218,8 +221,7 @@ impl Nucleus {
 
     /// Whether the interface is up (the transmit queue can run).
     pub fn is_up(&self) -> bool {
-        let f = lock(&self.fast);
-        f.up && !f.held
+        self.with_fast(|_, f| f.up && !f.held)
     }
 
     /// The interrupt handler (level-triggered line, notified on changes).
@@ -465,16 +467,19 @@ impl Nucleus {
                     if now >= deadline {
                         return Err(e);
                     }
-                    let g = lock(&self.fast);
+                    let mut g = lock(&self.fast);
                     let busy = g.cur_tx - g.dirty_tx >= NUM_TX_DESC as u64 || !g.up || g.held;
                     if busy {
                         let wait = (deadline - now).min(Duration::from_millis(10));
-                        let (g, _) = self
+                        g = self
                             .tx_room
                             .wait_timeout(g, wait)
-                            .unwrap_or_else(PoisonError::into_inner);
-                        drop(g);
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0;
                     }
+                    // Every holder of the fast state lets go through
+                    // `unlock`: an interrupt that found it taken is ours.
+                    self.unlock(g);
                 }
                 other => return other,
             }
@@ -483,18 +488,18 @@ impl Nucleus {
 
     /// Frames handed to the chip and not yet completed.
     pub fn tx_in_flight(&self) -> u64 {
-        let f = lock(&self.fast);
-        f.cur_tx - f.dirty_tx
+        self.with_fast(|_, f| f.cur_tx - f.dirty_tx)
     }
 
     /// Whether the oldest frame in flight has waited longer than `limit`.
     pub fn tx_stalled(&self, limit: Duration) -> bool {
-        let f = lock(&self.fast);
-        if f.held || !f.up || f.dirty_tx == f.cur_tx {
-            return false;
-        }
-        let entry = (f.dirty_tx % NUM_TX_DESC as u64) as usize;
-        f.tx_started[entry].is_some_and(|t| t.elapsed() > limit)
+        self.with_fast(|_, f| {
+            if f.held || !f.up || f.dirty_tx == f.cur_tx {
+                return false;
+            }
+            let entry = (f.dirty_tx % NUM_TX_DESC as u64) as usize;
+            f.tx_started[entry].is_some_and(|t| t.elapsed() > limit)
+        })
     }
 
     /// Takes (and clears) the "a link change wants a media check" flag.
@@ -552,12 +557,12 @@ impl Nucleus {
 
     /// The rings, while allocated.
     pub fn rings(&self) -> Option<Rings> {
-        lock(&self.fast).rings
+        self.with_fast(|_, f| f.rings)
     }
 
     /// Allocates the rings (open). Idempotent.
     pub fn alloc_rings(&self) -> Result<Rings, hal::DmaError> {
-        if let Some(r) = lock(&self.fast).rings {
+        if let Some(r) = self.rings() {
             return Ok(r);
         }
         let rx = self.mem.alloc(RX_ALLOC_LEN, 16)?;
@@ -578,7 +583,7 @@ impl Nucleus {
             rx,
             tx: [tx[0], tx[1], tx[2], tx[3]],
         };
-        lock(&self.fast).rings = Some(rings);
+        self.with_fast(|_, f| f.rings = Some(rings));
         Ok(rings)
     }
 
