@@ -15,7 +15,8 @@
 //!
 //! - [`regs`]: the chip's registers as the driver uses them;
 //! - [`chip`]: the slow path's register-level procedures, written once;
-//! - [`nucleus`]: the fast path;
+//! - [`nucleus`]: the fast path; [`handoff`]: its lock, which an
+//!   interrupt never waits for;
 //! - [`slow`]: the slow path as the nucleus drives it: [`slow::Local`]
 //!   (native twin) or [`slow::Decaf`] (over XPC, thread or process);
 //! - [`decaf`]: the decaf driver's side;
@@ -30,6 +31,7 @@
 pub mod chip;
 pub mod decaf;
 pub mod driver;
+pub mod handoff;
 pub mod nucleus;
 pub mod proto;
 pub mod regs;

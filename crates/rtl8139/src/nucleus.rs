@@ -26,13 +26,14 @@
 //! refused as if the queue were stopped, and an interrupt is remembered
 //! and serviced when the slow path lets go.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hal::{DmaBuffer, DmaMemory, PciDevice};
 use netwire::FrameSink;
 
+use crate::handoff::{Condvar, Guard, Handoff};
 use crate::regs::{
     ETH_ZLEN, MAX_FRAME, NUM_TX_DESC, RX_ALLOC_LEN, RX_RING_LEN, TCR_CLRABT, TCR_VALUE, TX_BUF_LEN,
     cr, int, reg, rx_status, tsd,
@@ -135,9 +136,8 @@ pub struct Nucleus {
     dev: Arc<dyn PciDevice>,
     mem: Arc<dyn DmaMemory>,
     os: Arc<dyn FrameSink>,
-    fast: Mutex<Fast>,
+    fast: Handoff<Fast>,
     tx_room: Condvar,
-    irq_pending: AtomicBool,
     /// Set by the interrupt path when a link change wants a media check
     /// (the work thread polls it: no call from interrupt context).
     link_work: AtomicBool,
@@ -153,10 +153,6 @@ impl std::fmt::Debug for Nucleus {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Nucleus {
     /// A nucleus for `dev`, allocating from `mem` and passing received
     /// frames to `os`. The interface is down and the device held for the
@@ -170,7 +166,7 @@ impl Nucleus {
             dev,
             mem,
             os,
-            fast: Mutex::new(Fast {
+            fast: Handoff::new(Fast {
                 up: false,
                 held: true,
                 irq_deferred: false,
@@ -186,7 +182,6 @@ impl Nucleus {
                 link_change: false,
             }),
             tx_room: Condvar::new(),
-            irq_pending: AtomicBool::new(false),
             link_work: AtomicBool::new(false),
             slow_accesses: AtomicU64::new(0),
         });
@@ -225,24 +220,21 @@ impl Nucleus {
     }
 
     /// The interrupt handler (level-triggered line, notified on changes).
+    /// Never waits: if the fast state is taken, its holder services the
+    /// interrupt (`handoff`).
     pub fn interrupt(&self, level: bool) {
         if !level {
             return;
         }
-        self.irq_pending.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        match self.fast.try_lock() {
-            Ok(g) => self.unlock(g),
-            Err(TryLockError::Poisoned(p)) => self.unlock(p.into_inner()),
-            // The holder services it before letting go.
-            Err(TryLockError::WouldBlock) => {}
+        if let Some(g) = self.fast.notify() {
+            self.unlock(g);
         }
     }
 
     /// Runs `f` with the fast state, then services interrupts that came
     /// meanwhile and delivers what they produced.
     fn with_fast<R>(&self, f: impl FnOnce(&Nucleus, &mut Fast) -> R) -> R {
-        let mut g = lock(&self.fast);
+        let mut g = self.fast.lock();
         let r = f(self, &mut g);
         self.unlock(g);
         r
@@ -250,10 +242,10 @@ impl Nucleus {
 
     /// Services pending interrupts, lets go of the fast state, delivers
     /// received frames and wakes transmitters; again if an interrupt came
-    /// in between.
-    fn unlock<'s>(&'s self, mut g: MutexGuard<'s, Fast>) {
+    /// in between. Every holder lets go through here.
+    fn unlock<'s>(&'s self, mut g: Guard<'s, Fast>) {
         loop {
-            while self.irq_pending.swap(false, Ordering::SeqCst) {
+            while self.fast.take_pending() {
                 self.service(&mut g);
             }
             let frames = std::mem::take(&mut g.rx_out);
@@ -261,25 +253,17 @@ impl Nucleus {
             if std::mem::take(&mut g.link_change) {
                 self.link_work.store(true, Ordering::SeqCst);
             }
-            drop(g);
+            self.fast.unlock(g);
             if woken {
                 self.tx_room.notify_all();
             }
             for frame in frames {
                 self.os.send_frame(&frame);
             }
-            // An interrupt that found the lock taken after our last look
-            // is ours to service (its try_lock failed while we held it).
-            fence(Ordering::SeqCst);
-            if !self.irq_pending.load(Ordering::SeqCst) {
-                return;
+            match self.fast.retake_if_pending() {
+                Some(next) => g = next,
+                None => return,
             }
-            g = match self.fast.try_lock() {
-                Ok(g) => g,
-                Err(TryLockError::Poisoned(p)) => p.into_inner(),
-                // Whoever holds it now looks before letting go.
-                Err(TryLockError::WouldBlock) => return,
-            };
         }
     }
 
@@ -376,7 +360,7 @@ impl Nucleus {
                 .write16(BAR, reg::CAPR, f.cur_rx.wrapping_sub(16) as u16);
         }
         // Budget spent: come back after the others had a turn.
-        self.irq_pending.store(true, Ordering::SeqCst);
+        self.fast.set_pending();
     }
 
     /// rtl8139_rx_err: a bad header; restart the receiver and the ring.
@@ -467,15 +451,11 @@ impl Nucleus {
                     if now >= deadline {
                         return Err(e);
                     }
-                    let mut g = lock(&self.fast);
+                    let mut g = self.fast.lock();
                     let busy = g.cur_tx - g.dirty_tx >= NUM_TX_DESC as u64 || !g.up || g.held;
                     if busy {
                         let wait = (deadline - now).min(Duration::from_millis(10));
-                        g = self
-                            .tx_room
-                            .wait_timeout(g, wait)
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .0;
+                        g = self.fast.wait_timeout(&self.tx_room, g, wait);
                     }
                     // Every holder of the fast state lets go through
                     // `unlock`: an interrupt that found it taken is ours.
@@ -521,7 +501,7 @@ impl Nucleus {
             f.held = false;
             f.up = up && f.rings.is_some();
             if std::mem::take(&mut f.irq_deferred) {
-                n.irq_pending.store(true, Ordering::SeqCst);
+                n.fast.set_pending();
             }
             f.tx_woken = true;
         });

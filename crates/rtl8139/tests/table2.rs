@@ -39,7 +39,7 @@ fn table_2_functions_and_lines_in_the_nucleus_and_the_decaf_driver() {
     let groups: [(&str, &[&str]); 5] = [
         (
             "nucleus: fast path (IRQ, TX, RX, counters)",
-            &["nucleus.rs"],
+            &["nucleus.rs", "handoff.rs"],
         ),
         (
             "nucleus: work thread, OS interface, XPC end",

@@ -181,6 +181,17 @@ fn test(root: &Path) -> Result<(), String> {
             ("CARGO_TARGET_DIR", "target/loom"),
         ],
     )?;
+    // The RTL8139 nucleus's interrupt handoff, every interleaving of
+    // small scenarios under shuttle's exhaustive scheduler.
+    run_env(
+        root,
+        "cargo",
+        &["test", "--release", "-p", "rtl8139", "--test", "shuttle"],
+        &[
+            ("RUSTFLAGS", "--cfg shuttle"),
+            ("CARGO_TARGET_DIR", "target/shuttle"),
+        ],
+    )?;
     // The checker's benchmark is also a test: it fails when a target is
     // missed. The others report their figures against their targets (see
     // README.md) and fail only on a wrong result: the observer on a legal
