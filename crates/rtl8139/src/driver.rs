@@ -44,7 +44,8 @@ pub enum Mode {
 pub struct Config {
     /// Native twin or split driver.
     pub mode: Mode,
-    /// The link watchdog's period (8139too: 2 s... as deferred work).
+    /// The link watchdog's period (2 s by default), run as deferred work
+    /// on the work thread.
     pub watchdog: Duration,
     /// How long a transmit may stay unfinished before recovery (Linux's
     /// watchdog_timeo for 8139too: 6 s).
