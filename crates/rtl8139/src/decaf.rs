@@ -231,29 +231,10 @@ pub fn process_main(args: &[String]) -> i32 {
         eprintln!("usage: rtl8139-decaf FD   (started by the nucleus, not by hand)");
         return 2;
     };
-    if fd.parse::<u32>().is_err() {
-        eprintln!("rtl8139-decaf: `{fd}` is not a descriptor number");
-        return 2;
-    }
-    // Reopen the inherited memfd through /proc: no raw descriptor handling.
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(format!("/proc/self/fd/{fd}"))
-    {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("rtl8139-decaf: cannot open descriptor {fd}: {e}");
-            return 2;
-        }
-    };
-    let parent = rustix::process::getppid();
-    let shm = match xpc::shm::Shm::open(&file, xpc::shm::Side::Decaf, move || {
-        rustix::process::getppid() == parent
-    }) {
+    let shm = match xpc::peer::open_inherited(fd) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("rtl8139-decaf: cannot map the shared region: {e}");
+            eprintln!("rtl8139-decaf: {e}");
             return 2;
         }
     };

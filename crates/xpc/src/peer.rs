@@ -35,25 +35,10 @@ pub fn run(args: &[String]) -> i32 {
         eprintln!("usage: PEER FD [echo [SPINS] | raw-spin N | raw-sleep N]");
         return 2;
     };
-    // Reopen the inherited memfd through /proc: no raw descriptor handling.
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(format!("/proc/self/fd/{fd}"))
-    {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("xpc peer: cannot open descriptor {fd}: {e}");
-            return 2;
-        }
-    };
-    let parent = rustix::process::getppid();
-    let mut shm = match Shm::open(&file, Side::Decaf, move || {
-        rustix::process::getppid() == parent
-    }) {
+    let mut shm = match open_inherited(fd) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("xpc peer: cannot map the region: {e}");
+            eprintln!("xpc peer: {e}");
             return 2;
         }
     };
@@ -78,6 +63,27 @@ pub fn run(args: &[String]) -> i32 {
             2
         }
     }
+}
+
+/// The decaf side's end of the shared region a nucleus started this
+/// process with ([`spawn`]): `fd` is the inherited descriptor's number.
+/// The peer counts as alive while this process's parent is the one that
+/// started it.
+pub fn open_inherited(fd: &str) -> Result<Shm, String> {
+    if fd.parse::<u32>().is_err() {
+        return Err(format!("`{fd}` is not a descriptor number"));
+    }
+    // Reopen the inherited memfd through /proc: no raw descriptor handling.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/proc/self/fd/{fd}"))
+        .map_err(|e| format!("cannot open descriptor {fd}: {e}"))?;
+    let parent = rustix::process::getppid();
+    Shm::open(&file, Side::Decaf, move || {
+        rustix::process::getppid() == parent
+    })
+    .map_err(|e| format!("cannot map the shared region: {e}"))
 }
 
 /// Serves [`ECHO`], [`SLOW`] and [`UPCALL`] until the channel fails.
