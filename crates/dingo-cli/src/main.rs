@@ -6,6 +6,7 @@
 //! dingo spec show  PATH... [...]    print states, messages, alphabets, spawn points
 //! dingo spec replay SPEC... TRACE   replay a trace through the component's observer
 //! dingo demo [--bug ...]          two AX88772 adapters under observers, with traffic
+//! dingo decaf-demo                  the RTL8139 split driver under traffic, its decaf process killed
 //! dingo bench tingu [--json]        time the checker on the library and a 10k-state spec
 //! dingo bench observer [--json]     cost per message of an observer, next to no observer
 //! dingo bench dispatch [--json]     cost of delivering a message to a driver, next to a Mutex
@@ -39,6 +40,7 @@ mod bench_net;
 mod bench_observer;
 mod bench_xpc;
 mod demo;
+mod demo_decaf;
 mod spec;
 
 use clap::{Parser, Subcommand};
@@ -60,6 +62,9 @@ enum Command {
     /// Two AX88772 adapters with the Dingo driver under observers, traffic
     /// between them, and a live summary; `--bug` injects a protocol bug.
     Demo(demo::DemoArgs),
+    /// The RTL8139 driver split into a nucleus and a decaf process, with
+    /// traffic; the decaf process is killed midway and a new one takes over.
+    DecafDemo(demo_decaf::DecafDemoArgs),
     /// Run a benchmark (each compares against a baseline measured in the same run).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -83,6 +88,7 @@ fn main() -> ExitCode {
         Command::Spec(cmd) => spec::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::DecafDemo(args) => demo_decaf::run(args),
         Command::Rtl8139Decaf { args } => {
             return ExitCode::from(u8::try_from(rtl8139::decaf::process_main(&args)).unwrap_or(2));
         }

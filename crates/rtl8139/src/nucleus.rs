@@ -313,6 +313,12 @@ impl Nucleus {
         if status & (int::RER | int::TIMEOUT) != 0 {
             f.stats.rx_errors += 1;
         }
+        // The line is level-triggered and the device notifies changes
+        // only: an event that came after the ISR read above keeps the line
+        // raised with no new notification. So look again before going.
+        if self.dev.read16(BAR, reg::ISR) & int::ALL != 0 {
+            self.fast.set_pending();
+        }
     }
 
     /// rtl8139_rx: frames from the ring until it is empty or the budget

@@ -206,6 +206,7 @@ fn test(root: &Path) -> Result<(), String> {
     // The RTL8139 split into nucleus and decaf process, next to its native
     // twin: bring-up and steady state (fail only on an error).
     dingo(root, &["bench", "decaf-init", "--runs", "7"])?;
+    dingo(root, &["decaf-demo", "--seconds", "3", "--kill-at", "1"])?;
     dingo(
         root,
         &["bench", "decaf-steady", "--seconds", "0.5", "--runs", "3"],
@@ -259,6 +260,10 @@ fn demo(root: &Path) -> Result<(), String> {
         ],
         1,
     )?;
+    // The RTL8139 split into a nucleus and a decaf process, under echo
+    // traffic; the decaf process is killed after 2 s and a new one takes
+    // over (exit 1 if traffic stopped).
+    call(&["decaf-demo", "--seconds", "4"])?;
     call(&["spec", "check", "specs"])?;
     call(&["spec", "show", "specs", "--component", "asix"])?;
     // The observer: a legal session of the AX88772 driver's ports, then one
