@@ -45,8 +45,9 @@ fn variants() -> Result<Vec<(&'static str, Mode)>> {
     ])
 }
 
-/// `decaf-steady` adds a second native driver: how far two identical
-/// drivers differ in the same run is the measurement's noise floor.
+/// `decaf-steady` adds a second native driver: the baseline is the mean of
+/// the two, and how far they differ in the same run is the measurement's
+/// noise floor.
 fn steady_variants() -> Result<Vec<(&'static str, Mode)>> {
     let mut v = variants()?;
     v.push(("native (control)", Mode::Native));
@@ -148,7 +149,7 @@ pub fn run_init(runs: usize, json: bool) -> Result<ExitCode> {
         "{:<16} {:>12} {:>10} {:>10} {:>12} {:>10}",
         "driver",
         "bring-up ms",
-        "x native",
+        "x natives",
         "downcalls",
         "upcalls",
         "reg access"
@@ -242,13 +243,17 @@ pub fn run_steady(seconds: f64, runs: usize, frame_len: usize, json: bool) -> Re
     let variants = steady_variants()?;
     let mut pps: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     let mut crossings = vec![0; variants.len()];
-    let mut ratios = Vec::new();
+    let (mut ratios, mut spreads) = (Vec::new(), Vec::new());
     let slices = ((seconds / SLICE.as_secs_f64()).ceil() as usize).max(1);
+    let n = variants.len();
     for run in 0..runs {
-        let mut loaded = variants
-            .iter()
-            .map(|(_, mode)| Loaded::start(mode, frame_len))
-            .collect::<Result<Vec<_>>>()?;
+        // Started in turn too: which driver is made first must not matter.
+        let mut started: Vec<Option<Loaded>> = (0..n).map(|_| None).collect();
+        for k in 0..n {
+            let i = (run + k) % n;
+            started[i] = Some(Loaded::start(&variants[i].1, frame_len)?);
+        }
+        let mut loaded: Vec<Loaded> = started.into_iter().flatten().collect();
         let before: Vec<_> = loaded.iter().map(|l| l.driver.status().crossings).collect();
         for slice in 0..slices {
             for k in 0..loaded.len() {
@@ -263,10 +268,15 @@ pub fn run_steady(seconds: f64, runs: usize, frame_len: usize, json: bool) -> Re
             pps[i].push(this_run[i]);
             l.driver.stop()?;
         }
-        ratios.push(this_run[1] / this_run[0]);
+        // Against both native drivers: their mean is the baseline, their
+        // difference the noise floor.
+        let base = (this_run[0] + this_run[3]) / 2.0;
+        ratios.push(this_run[1] / base);
+        spreads.push((this_run[3] / this_run[0] - 1.0).abs());
     }
-    let native = median(pps[0].clone());
+    let native = (median(pps[0].clone()) + median(pps[3].clone())) / 2.0;
     let ratio = median(ratios);
+    let spread = median(spreads);
     outln!(
         "dingo bench decaf-steady: {frame_len}-byte frames sent and reflected back through the RTL8139 driver, {seconds} s per run, median of {runs} runs"
     );
@@ -274,7 +284,7 @@ pub fn run_steady(seconds: f64, runs: usize, frame_len: usize, json: bool) -> Re
         "{:<16} {:>14} {:>10} {:>22}",
         "driver",
         "frames/s",
-        "x native",
+        "x natives",
         "crossings meanwhile"
     );
     for (i, (name, _)) in variants.iter().enumerate() {
@@ -287,10 +297,10 @@ pub fn run_steady(seconds: f64, runs: usize, frame_len: usize, json: bool) -> Re
             crossings[i] / runs as u64
         );
     }
-    let control = median(pps[3].clone()) / native;
     outln!(
-        "decaf process: {ratio:.3}x native (median of per-run ratios; target at least 0.99: {}); noise floor: the control native driver ran at {control:.3}x",
-        if ratio >= 0.99 { "met" } else { "MISSED" }
+        "decaf process: {ratio:.3}x the mean of the two native drivers (median of per-run ratios; target at least 0.99: {}); noise floor: the two native drivers differed by {:.1}% (median per run)",
+        if ratio >= 0.99 { "met" } else { "MISSED" },
+        spread * 100.0
     );
     if json {
         outln!(
