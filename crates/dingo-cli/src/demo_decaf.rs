@@ -42,6 +42,9 @@ struct Echo(OnceLock<Arc<Driver>>);
 impl FrameSink for Echo {
     fn send_frame(&self, frame: &[u8]) {
         let Some(driver) = self.0.get() else { return };
+        if frame.len() < 14 {
+            return; // not an Ethernet frame: nothing to echo
+        }
         let mut back = frame.to_vec();
         back.copy_within(6..12, 0);
         back[6..12].copy_from_slice(&frame[..6]);

@@ -18,7 +18,9 @@ struct Echo(OnceLock<Arc<Driver>>);
 
 impl FrameSink for Echo {
     fn send_frame(&self, frame: &[u8]) {
-        if let Some(d) = self.0.get() {
+        if let Some(d) = self.0.get()
+            && frame.len() >= 14
+        {
             let mut back = frame.to_vec();
             back.copy_within(6..12, 0);
             back[6..12].copy_from_slice(&frame[..6]);
