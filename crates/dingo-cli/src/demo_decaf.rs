@@ -84,6 +84,13 @@ fn mac_text(mac: [u8; 6]) -> String {
 
 /// Runs the demo.
 pub fn run(args: DecafDemoArgs) -> Result<ExitCode> {
+    if args.kill_at >= args.seconds {
+        return Err(format!(
+            "--kill-at {} must come before the end of the traffic (--seconds {})",
+            args.kill_at, args.seconds
+        )
+        .into());
+    }
     let link = Link::new(LinkConfig::unthrottled())?;
     let (chip_a, mem_a) = chip([0x52, 0x54, 0x00, 0xDE, 0xCA, 0x01], link.a());
     let (chip_b, mem_b) = chip([0x52, 0x54, 0x00, 0xDE, 0xCA, 0x02], link.b());
