@@ -407,3 +407,62 @@ fn an_interrupt_that_finds_the_fast_path_busy_is_never_lost() {
     poller.join().unwrap();
     assert!(late < 30, "{late} of 3000 frames waited more than 15 ms");
 }
+
+fn bring_up_with(launcher: rtl8139::Launcher, call_timeout: Duration) -> DriverError {
+    let (backend, _) = model_backend(0x10);
+    let mut config = Config::new(Mode::Decaf(launcher));
+    config.call_timeout = call_timeout;
+    let os = std::sync::Arc::new(Inbox::default());
+    let err = rtl8139::Driver::start(backend.device.clone(), backend.memory.clone(), os, config)
+        .expect_err("bring-up must fail");
+    assert_eq!((backend.allocations)(), Some(0), "{err}");
+    err
+}
+
+#[test]
+fn a_decaf_program_that_cannot_start_exits_or_hangs_fails_bring_up() {
+    let process = |program: &str, args: &[&str]| rtl8139::Launcher::Process {
+        program: program.into(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+    };
+    let err = bring_up_with(process("/nonexistent/rtl8139-decaf", &[]), SECOND);
+    assert!(
+        matches!(
+            &err,
+            DriverError::BringUp {
+                stage: "launch",
+                error: SlowError::Launch(_)
+            }
+        ),
+        "{err}"
+    );
+    // Exits at once (its argument is not what it expects).
+    let err = bring_up_with(process("true", &[]), SECOND);
+    assert!(
+        matches!(
+            &err,
+            DriverError::BringUp {
+                stage: "probe",
+                error: SlowError::DecafGone(_)
+            }
+        ),
+        "{err}"
+    );
+    // Runs but never answers: the call's deadline ends it.
+    let started = Instant::now();
+    let err = bring_up_with(process("sleep", &["30"]), Duration::from_millis(300));
+    assert!(
+        matches!(
+            &err,
+            DriverError::BringUp {
+                stage: "probe",
+                error: SlowError::DecafGone(_)
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < 5 * SECOND,
+        "the hung process was not waited for"
+    );
+}
