@@ -18,7 +18,7 @@ use clap::Args;
 use devices::rtl8139::Rtl8139;
 use hal::{DmaMemory, HostMemory};
 use netwire::{FrameSink, Link, LinkConfig, LinkEnd};
-use rtl8139::{Config, Driver, Launcher, Mode};
+use rtl8139::{Config, Driver, Mode};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -94,10 +94,7 @@ pub fn run(args: DecafDemoArgs) -> Result<ExitCode> {
     let link = Link::new(LinkConfig::unthrottled())?;
     let (chip_a, mem_a) = chip([0x52, 0x54, 0x00, 0xDE, 0xCA, 0x01], link.a());
     let (chip_b, mem_b) = chip([0x52, 0x54, 0x00, 0xDE, 0xCA, 0x02], link.b());
-    let mut config_a = Config::new(Mode::Decaf(Launcher::Process {
-        program: std::env::current_exe()?,
-        args: vec!["rtl8139-decaf".into()],
-    }));
+    let mut config_a = Config::new(Mode::Decaf(crate::bench_decaf::decaf_process()?));
     config_a.watchdog = Duration::from_secs(1);
     let echoes = Arc::new(Count::default());
     let a = Driver::start(chip_a, mem_a, echoes.clone(), config_a)?;

@@ -204,7 +204,20 @@ fn test(root: &Path) -> Result<(), String> {
     // a violation during the load.
     dingo(root, &["bench", "net", "--seconds", "0.3", "--runs", "1"])?;
     // The RTL8139 split into nucleus and decaf process, next to its native
-    // twin: bring-up and steady state (fail only on an error).
+    // twin: bring-up and steady state (fail only on an error). The small
+    // decaf program is built next to `dingo`, which then starts it.
+    run(
+        root,
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "-p",
+            "rtl8139",
+            "--bin",
+            "rtl8139-decaf",
+        ],
+    )?;
     dingo(root, &["bench", "decaf-init", "--runs", "7"])?;
     dingo(root, &["decaf-demo", "--seconds", "3", "--kill-at", "1"])?;
     dingo(
