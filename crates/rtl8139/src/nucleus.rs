@@ -214,11 +214,6 @@ impl Nucleus {
         self.slow_accesses.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Whether the interface is up (the transmit queue can run).
-    pub fn is_up(&self) -> bool {
-        self.with_fast(|_, f| f.up && !f.held)
-    }
-
     /// The interrupt handler (level-triggered line, notified on changes).
     /// Never waits: if the fast state is taken, its holder services the
     /// interrupt (`handoff`).

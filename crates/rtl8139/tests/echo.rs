@@ -48,8 +48,7 @@ fn chip(mac: [u8; 6], end: LinkEnd) -> (Arc<Rtl8139>, Arc<dyn hal::DmaMemory>) {
         },
         memory.clone(),
     ));
-    end.attach(chip.clone());
-    chip.attach_wire(Arc::new(end));
+    chip.plug(end);
     (chip, memory)
 }
 

@@ -221,11 +221,7 @@ fn killing_the_decaf_process_does_not_stop_traffic_and_a_new_one_takes_over() {
     let rig = Rig::start(backend, config);
     let first = rig.driver.status().decaf_pid.expect("a decaf process");
     let kill_at = Instant::now();
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(first as i32).unwrap(),
-        rustix::process::Signal::KILL,
-    )
-    .unwrap();
+    sigkill(first).unwrap();
     // Traffic both ways right after the kill, before the watchdog notices.
     let out: Vec<_> = (0..100).map(|i| frame(PEER, MAC, 500, i)).collect();
     rig.send_and_check(&out);
@@ -257,10 +253,7 @@ fn kill_during_bring_up(at_upcall: u64) -> DriverError {
         if n == at_upcall
             && let Some(pid) = pid
         {
-            let _ = rustix::process::kill_process(
-                rustix::process::Pid::from_raw(pid as i32).unwrap(),
-                rustix::process::Signal::KILL,
-            );
+            let _ = sigkill(pid);
             // Let it die before the reply goes out.
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -364,11 +357,7 @@ fn a_decaf_process_that_died_while_suspended_is_restarted_on_resume() {
     let rig = Rig::start(backend, Config::new(Mode::Decaf(process())));
     rig.driver.suspend().unwrap();
     let pid = rig.driver.status().decaf_pid.unwrap();
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(pid as i32).unwrap(),
-        rustix::process::Signal::KILL,
-    )
-    .unwrap();
+    sigkill(pid).unwrap();
     rig.driver.resume().unwrap();
     assert_eq!(rig.driver.status().decaf_restarts, 1);
     rig.send_and_check(&[frame(PEER, MAC, 64, 1)]);

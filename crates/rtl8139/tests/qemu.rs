@@ -121,11 +121,7 @@ fn killing_the_decaf_process_on_qemu_leaves_traffic_running() {
     config.watchdog = Duration::from_millis(500);
     let rig = Rig::start(backend, config);
     let pid = rig.driver.status().decaf_pid.unwrap();
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(pid as i32).unwrap(),
-        rustix::process::Signal::KILL,
-    )
-    .unwrap();
+    sigkill(pid).unwrap();
     rig.send_and_check(
         &(0..10)
             .map(|i| frame(PEER, MAC, 200, i))

@@ -17,7 +17,7 @@ use std::time::Duration;
 use common::*;
 use devices::rtl8139::Rtl8139;
 use netwire::netns::{self, NetNs, unique_name};
-use netwire::{FrameSink, Link, LinkConfig, LinkEnd, Tap};
+use netwire::{FrameSink, Link, LinkConfig, Tap};
 use rtl8139::{Config, Driver, Mode};
 
 /// Frames the kernel sends on a TAP go out through the driver.
@@ -29,11 +29,6 @@ impl FrameSink for ToDriver {
         // long.
         let _ = self.0.transmit_wait(frame, Duration::from_millis(50));
     }
-}
-
-fn plug(chip: &Arc<Rtl8139>, end: LinkEnd) {
-    end.attach(chip.clone());
-    chip.attach_wire(Arc::new(end));
 }
 
 struct Side {
@@ -112,8 +107,8 @@ fn ping_through_a_split_and_a_native_rtl8139_driver() {
     let link = Link::new(LinkConfig::fast_ethernet()).expect("link");
     let (chip_a, mem_a) = chip([0x52, 0x54, 0x00, 0x79, 0x00, 0x01]);
     let (chip_b, mem_b) = chip([0x52, 0x54, 0x00, 0x79, 0x00, 0x02]);
-    plug(&chip_a, link.a());
-    plug(&chip_b, link.b());
+    chip_a.plug(link.a());
+    chip_b.plug(link.b());
     let a = side(&chip_a, mem_a, Mode::Decaf(process()), 1);
     let b = side(&chip_b, mem_b, Mode::Native, 2);
 
@@ -128,10 +123,7 @@ fn ping_through_a_split_and_a_native_rtl8139_driver() {
     let pid = a.driver.status().decaf_pid.expect("a decaf process");
     let killer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(300));
-        let _ = rustix::process::kill_process(
-            rustix::process::Pid::from_raw(pid as i32).unwrap(),
-            rustix::process::Signal::KILL,
-        );
+        let _ = sigkill(pid);
     });
     let (ok, summary) = ping(&a.ns, "10.79.1.2", 60);
     killer.join().unwrap();

@@ -103,7 +103,7 @@ pub struct Faults {
     pub corrupt_next_rx_headers: u32,
 }
 
-/// What happens to one frame.
+/// What happens to one frame (in either model).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// Unharmed.
@@ -143,7 +143,8 @@ impl FaultState {
     }
 }
 
-fn judge(faults: &mut FrameFaults, rng: &mut XorShift64, len: usize) -> Verdict {
+/// The fate of one frame of `len` bytes under `faults` (both models use it).
+pub(crate) fn judge(faults: &mut FrameFaults, rng: &mut XorShift64, len: usize) -> Verdict {
     if take_one(&mut faults.drop_next)
         || (faults.drop_fraction > 0.0 && rng.chance(faults.drop_fraction))
     {
@@ -158,7 +159,8 @@ fn judge(faults: &mut FrameFaults, rng: &mut XorShift64, len: usize) -> Verdict 
     }
 }
 
-fn take_one(counter: &mut u32) -> bool {
+/// Uses up one of a countdown fault; whether it fired.
+pub(crate) fn take_one(counter: &mut u32) -> bool {
     if *counter > 0 {
         *counter -= 1;
         true

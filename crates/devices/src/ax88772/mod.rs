@@ -41,7 +41,7 @@
 mod clock;
 mod descriptors;
 mod eeprom;
-mod faults;
+pub(crate) mod faults;
 mod filter;
 pub mod pause;
 mod phy;

@@ -12,6 +12,8 @@
 //! The link flapping is an action rather than a setting:
 //! [`Rtl8139::set_link`](super::Rtl8139::set_link).
 
+pub(crate) use crate::ax88772::faults::Verdict;
+use crate::ax88772::faults::{judge, take_one};
 use crate::ax88772::{FrameFaults, XorShift64};
 
 /// The fault configuration.
@@ -41,17 +43,6 @@ pub struct Faults {
     pub dma_fail: bool,
 }
 
-/// What the wire does to one received frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// Unharmed.
-    Pass,
-    /// Lost.
-    Drop,
-    /// The byte at this index is flipped (XOR 0xFF).
-    Corrupt(usize),
-}
-
 /// The installed faults and the generator.
 #[derive(Debug)]
 pub(crate) struct FaultState {
@@ -67,19 +58,7 @@ impl FaultState {
 
     /// The fate of a received frame of `len` bytes.
     pub(crate) fn judge_rx(&mut self, len: usize) -> Verdict {
-        let rx = &mut self.config.rx;
-        if take_one(&mut rx.drop_next)
-            || (rx.drop_fraction > 0.0 && self.rng.chance(rx.drop_fraction))
-        {
-            return Verdict::Drop;
-        }
-        let corrupt = take_one(&mut rx.corrupt_next)
-            || (rx.corrupt_fraction > 0.0 && self.rng.chance(rx.corrupt_fraction));
-        if corrupt && len > 0 {
-            Verdict::Corrupt(self.rng.below(len))
-        } else {
-            Verdict::Pass
-        }
+        judge(&mut self.config.rx, &mut self.rng, len)
     }
 
     /// Whether the transmitter is stalled.
@@ -100,15 +79,6 @@ impl FaultState {
     /// A software reset ends a transmitter stall.
     pub(crate) fn reset(&mut self) {
         self.config.tx_hang = false;
-    }
-}
-
-fn take_one(counter: &mut u32) -> bool {
-    if *counter > 0 {
-        *counter -= 1;
-        true
-    } else {
-        false
     }
 }
 

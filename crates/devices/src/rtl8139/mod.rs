@@ -163,6 +163,13 @@ impl Rtl8139 {
         *lock(&self.wire) = Some(wire);
     }
 
+    /// Joins the chip to one end of an in-process wire: what it transmits
+    /// goes out there, what arrives there it receives.
+    pub fn plug(self: &Arc<Self>, end: netwire::LinkEnd) {
+        end.attach(self.clone());
+        self.attach_wire(Arc::new(end));
+    }
+
     /// Record every frame the chip puts on the wire and every frame that
     /// arrives from it into `capture` (or stop recording with `None`); see
     /// the module doc for what exactly is recorded. The capture forwards

@@ -53,6 +53,13 @@ impl Inbox {
     }
 }
 
+/// Sends SIGKILL to process `pid` (a decaf process, in the middle of
+/// something).
+pub fn sigkill(pid: u32) -> rustix::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a valid pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL)
+}
+
 /// The driver's MAC in every rig.
 pub const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0xAB, 0xCD, 0x01];
 /// The test's end of the wire.
